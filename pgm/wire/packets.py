@@ -1,0 +1,746 @@
+"""PGM packets (RFC 3208 §8) as objects: parse bytes into them, encode them back to bytes.
+
+>>> from pgm import wire
+>>> pkt = wire.ODATA(source_port=40000, destination_port=7500, gsi=b"\\x01" * 6,
+...                  data_sqn=0, data_trail=0, data=b"hello")
+>>> raw = pkt.encode()
+>>> back = wire.parse(raw)
+>>> back.data, back.tsi.source_port, back.encode() == raw
+(b'hello', 40000, True)
+
+Every class is a ``dataclass``: construct with keyword arguments named after the RFC's fields,
+read and change fields freely, call :meth:`Packet.encode`.  :func:`parse` checks everything a
+receiver must check and raises a :class:`~pgm.wire.errors.PacketError` subclass on anything
+malformed; nothing else escapes it.
+
+Header flags use the values real implementations put on the wire (pgm-notes §1.3): PRESENT 0x01,
+NETWORK 0x02, VAR_PKTLEN 0x40, PARITY 0x80 (not the RFC text's MSB-first bit numbering).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from typing import Any, ClassVar, NamedTuple, TypeVar
+
+from .checksum import _mod
+from .checksum import checksum as _checksum
+from .checksum import verify_checksum
+from .errors import (
+    BadChecksum,
+    BadLength,
+    BadVersion,
+    MissingChecksum,
+    PacketError,
+    TruncatedPacket,
+    UnknownPacketType,
+)
+from .nla import NLA, decode_nla, encode_nla
+from .options import Option, decode_options, encode_options
+
+__all__ = [
+    "ACK",
+    "FLAG_NETWORK",
+    "FLAG_PARITY",
+    "FLAG_PRESENT",
+    "FLAG_VAR_PKTLEN",
+    "NAK",
+    "NCF",
+    "NNAK",
+    "ODATA",
+    "POLL",
+    "POLR",
+    "RDATA",
+    "SPM",
+    "SPMR",
+    "TSI",
+    "TYPE_ACK",
+    "TYPE_NAK",
+    "TYPE_NCF",
+    "TYPE_NNAK",
+    "TYPE_ODATA",
+    "TYPE_POLL",
+    "TYPE_POLR",
+    "TYPE_RDATA",
+    "TYPE_SPM",
+    "TYPE_SPMR",
+    "DataPacket",
+    "NakPacket",
+    "Packet",
+    "parse",
+]
+
+TYPE_SPM = 0x00
+TYPE_POLL = 0x01
+TYPE_POLR = 0x02
+TYPE_ODATA = 0x04
+TYPE_RDATA = 0x05
+TYPE_NAK = 0x08
+TYPE_NNAK = 0x09
+TYPE_NCF = 0x0A
+TYPE_SPMR = 0x0C
+TYPE_ACK = 0x0D  # OpenPGM's PGMCC extension, not RFC 3208
+
+FLAG_PRESENT = 0x01
+FLAG_NETWORK = 0x02
+FLAG_VAR_PKTLEN = 0x40
+FLAG_PARITY = 0x80
+_FLAG_RESERVED = 0xFF & ~(FLAG_PRESENT | FLAG_NETWORK | FLAG_VAR_PKTLEN | FLAG_PARITY)
+
+HEADER_SIZE = 16
+
+_HEADER = struct.Struct(">HHBBH6sH")
+_DATA = struct.Struct(">HHBBH6sHII")  # header + SQN + TRAIL: ODATA/RDATA fixed part
+_SPM = struct.Struct(">III")
+_POLL = struct.Struct(">IHH")
+_POLL_TAIL = struct.Struct(">I4sI")
+_POLR = struct.Struct(">IHH")
+_U32 = struct.Struct(">I")
+_ACK = struct.Struct(">II")
+_SQN_TRAIL = struct.Struct(">II")
+_new = object.__new__
+_UNSPECIFIED = IPv4Address(0)  # immutable default NLA (0.0.0.0)
+
+
+class TSI(NamedTuple):
+    """Transport session identifier (RFC 3208 §3): GSI (6 bytes) and data-source port."""
+
+    gsi: bytes
+    source_port: int
+
+    def __str__(self) -> str:  # OpenPGM's notation: "1.2.3.4.5.6.7500"
+        return ".".join(str(b) for b in self.gsi) + f".{self.source_port}"
+
+
+P = TypeVar("P", bound="Packet")
+
+
+@dataclass(slots=True, kw_only=True)
+class Packet:
+    """Fields common to every PGM packet (RFC 3208 §8, the 16-byte header).
+
+    ``network`` is the OPT_NETWORK header flag: ``None`` (the default) sets it exactly when a
+    network-significant option is present; a parsed packet records what was on the wire.
+    ``checksum`` is the value parsed from the wire (``None`` for packets you build);
+    :meth:`encode` always computes a fresh one.
+    """
+
+    TYPE: ClassVar[int] = -1
+    NAME: ClassVar[str] = "?"
+    UPSTREAM: ClassVar[bool] = False  # sent towards the source (ports swapped)
+
+    source_port: int
+    """Source port: data-source port downstream, data-destination port upstream."""
+    destination_port: int
+    """Destination port: data-destination port downstream, data-source port upstream."""
+    gsi: bytes
+    """Global source identifier of the session's source (6 bytes)."""
+    options: list[Option] = field(default_factory=list)
+    """Option extensions after the body, without OPT_LENGTH (the codec writes it)."""
+    parity: bool = False
+    """Header flag OPT_PARITY (0x80): a parity packet or a parity NAK/NCF."""
+    var_pktlen: bool = False
+    """Header flag OPT_VAR_PKTLEN (0x40): parity over TSDUs of different lengths."""
+    network: bool | None = None
+    """Header flag OPT_NETWORK (0x02); ``None`` = derive from the options."""
+    reserved_flags: int = 0
+    """Unassigned header flag bits (0x04–0x20), kept so odd packets re-encode exactly."""
+    checksum: int | None = None
+    """Checksum field as received; ignored by :meth:`encode`."""
+
+    @property
+    def tsi(self) -> TSI:
+        """The session this packet belongs to."""
+        port = self.destination_port if self.UPSTREAM else self.source_port
+        return TSI(self.gsi, port)
+
+    def option(self, cls: type[Any]) -> Any:
+        """The first option of class ``cls``, or ``None``."""
+        for o in self.options:
+            if type(o) is cls:
+                return o
+        return None
+
+    def replace(self: P, **changes: Any) -> P:
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    # -- encoding ------------------------------------------------------------------------------
+    def _flags(self) -> int:
+        f = self.reserved_flags & _FLAG_RESERVED
+        if self.options:
+            f |= FLAG_PRESENT
+            net = self.network
+            if net is None:
+                net = any(o.network_significant(self.TYPE) for o in self.options)
+            if net:
+                f |= FLAG_NETWORK
+        elif self.network:
+            f |= FLAG_NETWORK
+        if self.parity:
+            f |= FLAG_PARITY
+        if self.var_pktlen:
+            f |= FLAG_VAR_PKTLEN
+        return f
+
+    def _body(self) -> bytes:
+        return b""
+
+    def _payload(self) -> bytes:
+        return b""
+
+    def encode(self, *, checksum: bool = True) -> bytes:
+        """Wire bytes of the packet.  ``checksum=False`` writes 0 ("no checksum")."""
+        if len(self.gsi) != 6:
+            raise PacketError(f"GSI must be 6 bytes, not {len(self.gsi)}")
+        payload = self._payload()
+        if len(payload) > 0xFFFF:
+            raise BadLength(f"TSDU of {len(payload)} bytes does not fit the 16-bit length")
+        rest = self._body() + encode_options(self.options) + payload
+        hdr = _HEADER.pack(
+            self.source_port,
+            self.destination_port,
+            self.TYPE,
+            self._flags(),
+            0,
+            self.gsi,
+            len(payload),
+        )
+        if not checksum:
+            return hdr + rest
+        raw = bytearray(hdr)
+        raw += rest
+        struct.pack_into(">H", raw, 6, _checksum(raw))
+        return bytes(raw)
+
+    def __bytes__(self) -> bytes:
+        return self.encode()
+
+
+@dataclass(slots=True, kw_only=True)
+class SPM(Packet):
+    """Source Path Message (RFC 3208 §8.1): session announcement, window edges, path NLA.
+
+    Before any data OpenPGM advertises trail 0 / lead 0xFFFFFFFF (an empty window).
+    """
+
+    TYPE: ClassVar[int] = TYPE_SPM
+    NAME: ClassVar[str] = "SPM"
+
+    spm_sqn: int = 0
+    """SPM sequence number (its own space, not data SQNs)."""
+    spm_trail: int = 0
+    """Trailing edge of the transmit window (TXW_TRAIL)."""
+    spm_lead: int = 0
+    """Leading edge of the transmit window (TXW_LEAD)."""
+    path_nla: NLA = _UNSPECIFIED
+    """Path NLA: where NAKs go (the source's, or the last PGM router's, address)."""
+
+    def _body(self) -> bytes:
+        return _SPM.pack(self.spm_sqn, self.spm_trail, self.spm_lead) + encode_nla(self.path_nla)
+
+
+@dataclass(slots=True, kw_only=True)
+class POLL(Packet):
+    """POLL (RFC 3208 §14.7.1): a network element or source polls its receivers."""
+
+    TYPE: ClassVar[int] = TYPE_POLL
+    NAME: ClassVar[str] = "POLL"
+
+    poll_sqn: int = 0
+    """POLL sequence number."""
+    poll_round: int = 0
+    """Round of this poll (repeats of one poll share the SQN)."""
+    poll_s_type: int = 0
+    """Sub-type: 0 general poll, 1 DLR poll."""
+    path_nla: NLA = _UNSPECIFIED
+    """Address of the poller (where POLRs go)."""
+    poll_bo_ivl: int = 0
+    """Back-off interval receivers spread their POLRs over, µs."""
+    poll_rand: bytes = b"\0\0\0\0"
+    """POLL_RAND: random string receivers match under the mask."""
+    poll_mask: int = 0
+    """POLL_MASK: which bits of POLL_RAND must match."""
+
+    def _body(self) -> bytes:
+        if len(self.poll_rand) != 4:
+            raise PacketError("poll_rand must be 4 bytes")
+        return (
+            _POLL.pack(self.poll_sqn, self.poll_round, self.poll_s_type)
+            + encode_nla(self.path_nla)
+            + _POLL_TAIL.pack(self.poll_bo_ivl, self.poll_rand, self.poll_mask)
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class POLR(Packet):
+    """POLL response (RFC 3208 §14.7.2), unicast to the poller."""
+
+    TYPE: ClassVar[int] = TYPE_POLR
+    NAME: ClassVar[str] = "POLR"
+    UPSTREAM: ClassVar[bool] = True
+
+    polr_sqn: int = 0
+    """The POLL_SQN being answered."""
+    polr_round: int = 0
+    """The POLL_ROUND being answered."""
+
+    def _body(self) -> bytes:
+        return _POLR.pack(self.polr_sqn, self.polr_round, 0)
+
+
+@dataclass(slots=True, kw_only=True)
+class DataPacket(Packet):
+    """ODATA and RDATA (RFC 3208 §8.2): a TSDU with its sequence number."""
+
+    data_sqn: int = 0
+    """Sequence number of this TPDU."""
+    data_trail: int = 0
+    """Trailing edge of the source's transmit window when sent."""
+    data: bytes = b""
+    """The TSDU (application bytes or one fragment of an APDU)."""
+
+    def _body(self) -> bytes:
+        return _U32.pack(self.data_sqn) + _U32.pack(self.data_trail)
+
+    def _payload(self) -> bytes:
+        return self.data
+
+    def encode(self, *, checksum: bool = True) -> bytes:
+        if self.options or len(self.gsi) != 6 or len(self.data) > 0xFFFF:
+            return Packet.encode(self, checksum=checksum)
+        # Fast path for the common case (no options): one pack, one checksum, one join.
+        return encode_data(
+            self.TYPE,
+            self.source_port,
+            self.destination_port,
+            self.gsi,
+            self.data_sqn,
+            self.data_trail,
+            self.data,
+            flags=self._flags(),
+            with_checksum=checksum,
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class ODATA(DataPacket):
+    """Original data (RFC 3208 §8.2)."""
+
+    TYPE: ClassVar[int] = TYPE_ODATA
+    NAME: ClassVar[str] = "ODATA"
+
+
+@dataclass(slots=True, kw_only=True)
+class RDATA(DataPacket):
+    """Repair data (RFC 3208 §8.2): a retransmission, same SQN, fresh trail."""
+
+    TYPE: ClassVar[int] = TYPE_RDATA
+    NAME: ClassVar[str] = "RDATA"
+
+
+@dataclass(slots=True, kw_only=True)
+class NakPacket(Packet):
+    """NAK, NNAK and NCF (RFC 3208 §8.3): a sequence number plus the source and group NLAs."""
+
+    nak_sqn: int = 0
+    """The requested (NAK/NNAK) or confirmed (NCF) sequence number."""
+    source_nla: NLA = _UNSPECIFIED
+    """NAK_SRC_NLA: the source's address (the SPM path NLA for OpenPGM)."""
+    group_nla: NLA = _UNSPECIFIED
+    """NAK_GRP_NLA: the multicast group of the session."""
+
+    def _body(self) -> bytes:
+        return _U32.pack(self.nak_sqn) + encode_nla(self.source_nla) + encode_nla(self.group_nla)
+
+
+@dataclass(slots=True, kw_only=True)
+class NAK(NakPacket):
+    """Negative acknowledgement (RFC 3208 §8.3), unicast upstream; ports swapped."""
+
+    TYPE: ClassVar[int] = TYPE_NAK
+    NAME: ClassVar[str] = "NAK"
+    UPSTREAM: ClassVar[bool] = True
+
+
+@dataclass(slots=True, kw_only=True)
+class NNAK(NakPacket):
+    """Null NAK (RFC 3208 §8.3): a DLR tells the source it suppressed a NAK."""
+
+    TYPE: ClassVar[int] = TYPE_NNAK
+    NAME: ClassVar[str] = "NNAK"
+    UPSTREAM: ClassVar[bool] = True
+
+
+@dataclass(slots=True, kw_only=True)
+class NCF(NakPacket):
+    """NAK confirmation (RFC 3208 §8.3), multicast downstream."""
+
+    TYPE: ClassVar[int] = TYPE_NCF
+    NAME: ClassVar[str] = "NCF"
+
+
+@dataclass(slots=True, kw_only=True)
+class SPMR(Packet):
+    """SPM request (RFC 3208 §13.6): header only; asks the source for an SPM."""
+
+    TYPE: ClassVar[int] = TYPE_SPMR
+    NAME: ClassVar[str] = "SPMR"
+    UPSTREAM: ClassVar[bool] = True
+
+
+@dataclass(slots=True, kw_only=True)
+class ACK(Packet):
+    """PGMCC ACK (type 0x0D): an OpenPGM/PGMCC extension, not part of RFC 3208."""
+
+    TYPE: ClassVar[int] = TYPE_ACK
+    NAME: ClassVar[str] = "ACK"
+    UPSTREAM: ClassVar[bool] = True
+
+    ack_rx_max: int = 0
+    """Highest sequence number the acker has received."""
+    ack_bitmap: int = 0
+    """Bitmap of the 32 sequence numbers up to ``ack_rx_max``."""
+
+    def _body(self) -> bytes:
+        return _ACK.pack(self.ack_rx_max, self.ack_bitmap)
+
+
+# -- fast encoder for data packets -------------------------------------------------------------
+
+_DATA_HDR_FLAG_OFFSET = 5
+
+
+def encode_data(
+    type_: int,
+    source_port: int,
+    destination_port: int,
+    gsi: bytes,
+    sqn: int,
+    trail: int,
+    data: bytes,
+    *,
+    flags: int = 0,
+    options: bytes = b"",
+    with_checksum: bool = True,
+) -> bytes:
+    """Build an ODATA/RDATA packet directly (the per-packet hot path).
+
+    ``options`` are pre-encoded option bytes (:func:`~pgm.wire.options.encode_options`); the
+    PRESENT flag is added when they are given.  The checksum covers header, body, options and
+    data (RFC 3208 §8).
+    """
+    if options:
+        flags |= FLAG_PRESENT
+    hdr = _DATA.pack(source_port, destination_port, type_, flags, 0, gsi, len(data), sqn, trail)
+    if not with_checksum:
+        return hdr + options + data
+    head = hdr + options
+    # Header (24 bytes) and options (a multiple of 4) are even, so the data starts at an even
+    # offset and the sums simply add (checksum.py).
+    n = len(data)
+    v = int.from_bytes(head, "big") + (int.from_bytes(data, "big") << (8 if n & 1 else 0))
+    s = _mod(v, n + 1)
+    cs = 0xFFFF - s if s else 0xFFFF
+    return head[:6] + cs.to_bytes(2, "big") + head[8:] + data
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+def _check_end(pkt_name: str, buf: bytes, off: int, tsdu_length: int) -> None:
+    """Non-data packets carry no TSDU: the datagram must end where body and options end."""
+    if tsdu_length:
+        raise BadLength(f"{pkt_name} has TSDU length {tsdu_length}; it carries no data")
+    if off != len(buf):
+        raise BadLength(f"{pkt_name}: {len(buf) - off} stray bytes after body and options")
+
+
+def _need(buf: bytes, n: int, name: str) -> None:
+    if len(buf) < n:
+        raise TruncatedPacket(f"{name} needs at least {n} bytes, datagram has {len(buf)}")
+
+
+def parse(data: bytes | bytearray | memoryview, *, verify: bool = True) -> Packet:
+    """Parse one PGM packet (starting at the PGM header: IP/UDP headers already removed).
+
+    With ``verify`` (the default) the checksum must verify; ODATA/RDATA must carry one.
+    Raises a :class:`~pgm.wire.errors.PacketError` subclass for anything malformed.
+    """
+    buf = bytes(data)
+    n = len(buf)
+    if n < HEADER_SIZE:
+        raise TruncatedPacket(f"{n} bytes is shorter than the 16-byte PGM header")
+    sport, dport, tbyte, flags, csum, gsi, tsdu_length = _HEADER.unpack_from(buf)
+    if (tbyte == TYPE_ODATA or tbyte == TYPE_RDATA) and n >= 24:
+        # Fast path for data, the bulk of all traffic: same checks, fewer calls.
+        if verify:
+            if not csum:
+                # RFC 3208 §8: the checksum is mandatory on data; OpenPGM drops data without one.
+                raise MissingChecksum(f"{_TYPES[tbyte].NAME} without checksum")
+            v = int.from_bytes(buf, "big")
+            if n & 1:
+                v <<= 8
+            if not v or _mod(v, n + 1):
+                raise BadChecksum(f"{_TYPES[tbyte].NAME} checksum 0x{csum:04x} does not verify")
+        if flags & FLAG_PRESENT:
+            opts, off = decode_options(buf, 24)
+        else:
+            opts, off = [], 24
+        if n - off != tsdu_length:
+            raise BadLength(
+                f"{_TYPES[tbyte].NAME} TSDU length {tsdu_length} but {n - off} data bytes follow"
+            )
+        p = _new(ODATA if tbyte == TYPE_ODATA else RDATA)
+        p.source_port = sport
+        p.destination_port = dport
+        p.gsi = gsi
+        p.options = opts
+        p.parity = bool(flags & FLAG_PARITY)
+        p.var_pktlen = bool(flags & FLAG_VAR_PKTLEN)
+        p.network = bool(flags & FLAG_NETWORK)
+        p.reserved_flags = flags & _FLAG_RESERVED
+        p.checksum = csum
+        p.data_sqn, p.data_trail = _SQN_TRAIL.unpack_from(buf, 16)
+        p.data = buf[off:]
+        return p
+    if tbyte >> 6:
+        raise BadVersion(f"PGM version {tbyte >> 6}; only version 0 exists (RFC 3208 §8)")
+    typ = tbyte & 0x3F
+    cls = _TYPES.get(typ)
+    if cls is None:
+        raise UnknownPacketType(f"unknown PGM packet type 0x{typ:02x}")
+    if verify:
+        if csum == 0:
+            if typ in (TYPE_ODATA, TYPE_RDATA):
+                # RFC 3208 §8: the checksum is mandatory on data; OpenPGM drops data without one.
+                raise MissingChecksum(f"{cls.NAME} without checksum")
+        elif not verify_checksum(buf):
+            raise BadChecksum(f"{cls.NAME} checksum 0x{csum:04x} does not verify")
+    return _PARSERS[typ](cls, buf, sport, dport, flags, csum, gsi, tsdu_length)
+
+
+def _common(flags: int, csum: int, opts: list[Option]) -> dict[str, Any]:
+    return {
+        "options": opts,
+        "parity": bool(flags & FLAG_PARITY),
+        "var_pktlen": bool(flags & FLAG_VAR_PKTLEN),
+        "network": bool(flags & FLAG_NETWORK),
+        "reserved_flags": flags & _FLAG_RESERVED,
+        "checksum": csum,
+    }
+
+
+def _options_at(buf: bytes, off: int, flags: int) -> tuple[list[Option], int]:
+    if flags & FLAG_PRESENT:
+        return decode_options(buf, off)
+    return [], off
+
+
+def _parse_data(
+    cls: type[Packet],
+    buf: bytes,
+    sport: int,
+    dport: int,
+    flags: int,
+    csum: int,
+    gsi: bytes,
+    tsdu_length: int,
+) -> Packet:
+    _need(buf, 24, cls.NAME)
+    sqn, trail = struct.unpack_from(">II", buf, 16)
+    if flags & FLAG_PRESENT:
+        opts, off = decode_options(buf, 24)
+    else:
+        opts, off = [], 24
+    if len(buf) - off != tsdu_length:
+        raise BadLength(
+            f"{cls.NAME} TSDU length {tsdu_length} but {len(buf) - off} data bytes follow"
+        )
+    return cls(
+        source_port=sport,
+        destination_port=dport,
+        gsi=gsi,
+        options=opts,
+        parity=bool(flags & FLAG_PARITY),
+        var_pktlen=bool(flags & FLAG_VAR_PKTLEN),
+        network=bool(flags & FLAG_NETWORK),
+        reserved_flags=flags & _FLAG_RESERVED,
+        checksum=csum,
+        data_sqn=sqn,
+        data_trail=trail,
+        data=buf[off:],
+    )  # type: ignore[call-arg]
+
+
+def _parse_spm(
+    cls: type[Packet],
+    buf: bytes,
+    sport: int,
+    dport: int,
+    flags: int,
+    csum: int,
+    gsi: bytes,
+    tsdu_length: int,
+) -> Packet:
+    _need(buf, 28, "SPM")
+    sqn, trail, lead = _SPM.unpack_from(buf, 16)
+    nla, off = decode_nla(buf, 28, "SPM path NLA")
+    opts, off = _options_at(buf, off, flags)
+    _check_end("SPM", buf, off, tsdu_length)
+    return cls(
+        source_port=sport,
+        destination_port=dport,
+        gsi=gsi,
+        spm_sqn=sqn,
+        spm_trail=trail,
+        spm_lead=lead,
+        path_nla=nla,
+        **_common(flags, csum, opts),
+    )  # type: ignore[call-arg]
+
+
+def _parse_poll(
+    cls: type[Packet],
+    buf: bytes,
+    sport: int,
+    dport: int,
+    flags: int,
+    csum: int,
+    gsi: bytes,
+    tsdu_length: int,
+) -> Packet:
+    _need(buf, 24, "POLL")
+    sqn, rnd, s_type = _POLL.unpack_from(buf, 16)
+    nla, off = decode_nla(buf, 24, "POLL path NLA")
+    if off + 12 > len(buf):
+        raise TruncatedPacket("POLL ends before BO_IVL / RAND / MASK")
+    bo_ivl, rand, mask = _POLL_TAIL.unpack_from(buf, off)
+    opts, off = _options_at(buf, off + 12, flags)
+    _check_end("POLL", buf, off, tsdu_length)
+    return cls(
+        source_port=sport,
+        destination_port=dport,
+        gsi=gsi,
+        poll_sqn=sqn,
+        poll_round=rnd,
+        poll_s_type=s_type,
+        path_nla=nla,
+        poll_bo_ivl=bo_ivl,
+        poll_rand=rand,
+        poll_mask=mask,
+        **_common(flags, csum, opts),
+    )  # type: ignore[call-arg]
+
+
+def _parse_polr(
+    cls: type[Packet],
+    buf: bytes,
+    sport: int,
+    dport: int,
+    flags: int,
+    csum: int,
+    gsi: bytes,
+    tsdu_length: int,
+) -> Packet:
+    _need(buf, 24, "POLR")
+    sqn, rnd, _res = _POLR.unpack_from(buf, 16)
+    opts, off = _options_at(buf, 24, flags)
+    _check_end("POLR", buf, off, tsdu_length)
+    return cls(
+        source_port=sport,
+        destination_port=dport,
+        gsi=gsi,
+        polr_sqn=sqn,
+        polr_round=rnd,
+        **_common(flags, csum, opts),
+    )  # type: ignore[call-arg]
+
+
+def _parse_nak(
+    cls: type[Packet],
+    buf: bytes,
+    sport: int,
+    dport: int,
+    flags: int,
+    csum: int,
+    gsi: bytes,
+    tsdu_length: int,
+) -> Packet:
+    _need(buf, 20, cls.NAME)
+    (sqn,) = _U32.unpack_from(buf, 16)
+    src, off = decode_nla(buf, 20, f"{cls.NAME} source NLA")
+    grp, off = decode_nla(buf, off, f"{cls.NAME} group NLA")
+    opts, off = _options_at(buf, off, flags)
+    _check_end(cls.NAME, buf, off, tsdu_length)
+    return cls(
+        source_port=sport,
+        destination_port=dport,
+        gsi=gsi,
+        nak_sqn=sqn,
+        source_nla=src,
+        group_nla=grp,
+        **_common(flags, csum, opts),
+    )  # type: ignore[call-arg]
+
+
+def _parse_spmr(
+    cls: type[Packet],
+    buf: bytes,
+    sport: int,
+    dport: int,
+    flags: int,
+    csum: int,
+    gsi: bytes,
+    tsdu_length: int,
+) -> Packet:
+    opts, off = _options_at(buf, 16, flags)
+    _check_end("SPMR", buf, off, tsdu_length)
+    return cls(source_port=sport, destination_port=dport, gsi=gsi, **_common(flags, csum, opts))
+
+
+def _parse_ack(
+    cls: type[Packet],
+    buf: bytes,
+    sport: int,
+    dport: int,
+    flags: int,
+    csum: int,
+    gsi: bytes,
+    tsdu_length: int,
+) -> Packet:
+    _need(buf, 24, "ACK")
+    rx_max, bitmap = _ACK.unpack_from(buf, 16)
+    opts, off = _options_at(buf, 24, flags)
+    _check_end("ACK", buf, off, tsdu_length)
+    return cls(
+        source_port=sport,
+        destination_port=dport,
+        gsi=gsi,
+        ack_rx_max=rx_max,
+        ack_bitmap=bitmap,
+        **_common(flags, csum, opts),
+    )  # type: ignore[call-arg]
+
+
+_TYPES: dict[int, type[Packet]] = {
+    c.TYPE: c for c in (SPM, POLL, POLR, ODATA, RDATA, NAK, NNAK, NCF, SPMR, ACK)
+}
+_PARSERS: dict[int, Callable[..., Packet]] = {
+    TYPE_SPM: _parse_spm,
+    TYPE_POLL: _parse_poll,
+    TYPE_POLR: _parse_polr,
+    TYPE_ODATA: _parse_data,
+    TYPE_RDATA: _parse_data,
+    TYPE_NAK: _parse_nak,
+    TYPE_NNAK: _parse_nak,
+    TYPE_NCF: _parse_nak,
+    TYPE_SPMR: _parse_spmr,
+    TYPE_ACK: _parse_ack,
+}
+
+#: Every packet class by type code.
+PACKET_TYPES: dict[int, type[Packet]] = dict(_TYPES)
