@@ -23,6 +23,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
 from typing import ClassVar
 
 from .errors import (
@@ -403,8 +404,9 @@ class OptNbrUnreach(Option):
 class OptPathNla(Option):
     """OPT_PATH_NLA (RFC 3208 §9, NCF): the path NLA of the network element.
 
-    Encoded as ``AFI | reserved | address`` like every other NLA (pgm-notes §1.8 marks the RFC
-    figure's missing AFI as doubtful; the AFI is needed to tell IPv4 from IPv6).
+    Laid out as the RFC figure and OpenPGM's ``struct pgm_opt_path_nla`` have it: the bare
+    address right after the option header, with no AFI.  The family follows from the length:
+    8 bytes is IPv4, 20 is IPv6.
     """
 
     TYPE: ClassVar[int] = 0x0C
@@ -418,11 +420,15 @@ class OptPathNla(Option):
     def _body(self) -> bytes:
         if self.path_nla is None:
             raise BadOption("OPT_PATH_NLA needs path_nla")
-        return encode_nla(self.path_nla)
+        return self.path_nla.packed
 
     @classmethod
     def _decode(cls, bits3: int, body: bytes) -> Option:
-        return cls(_decode_nla_body(cls.NAME, body, 0))
+        if len(body) == 4:
+            return cls(IPv4Address(body))
+        if len(body) == 16:
+            return cls(IPv6Address(body))
+        raise BadOption(f"OPT_PATH_NLA length {len(body) + 4} is neither 8 (IPv4) nor 20 (IPv6)")
 
 
 @dataclass(slots=True)
