@@ -22,7 +22,7 @@ from ipaddress import IPv4Address
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from pgm import wire  # noqa: E402
+from pgm import wire
 
 GSI = bytes.fromhex("0a0b0c0d0e0f")
 PAYLOAD = os.urandom(1400)
@@ -43,8 +43,12 @@ def main() -> None:
     )
     raw = odata.encode()
     nak = wire.NAK(
-        source_port=7500, destination_port=40000, gsi=GSI, nak_sqn=100,
-        source_nla=IPv4Address("10.0.0.1"), group_nla=IPv4Address("239.192.0.1"),
+        source_port=7500,
+        destination_port=40000,
+        gsi=GSI,
+        nak_sqn=100,
+        source_nla=IPv4Address("10.0.0.1"),
+        group_nla=IPv4Address("239.192.0.1"),
         options=[wire.OptNakList(list(range(101, 163)))],
     )
     nak_raw = nak.encode()

@@ -33,8 +33,12 @@ from pgm.pcap import (
 SRC4, DST4 = "192.0.2.1", "239.192.0.1"
 SRC6, DST6 = "2001:db8::1", "ff0e::1"
 PGM = wire.ODATA(
-    source_port=40000, destination_port=7500, gsi=b"\x01\x02\x03\x04\x05\x06",
-    data_sqn=7, data_trail=1, data=b"hello, odd length",
+    source_port=40000,
+    destination_port=7500,
+    gsi=b"\x01\x02\x03\x04\x05\x06",
+    data_sqn=7,
+    data_trail=1,
+    data=b"hello, odd length",
 ).encode()
 
 
@@ -53,11 +57,19 @@ def ref_udp_checksum(src: str, dst: str, udp: bytes) -> int:
     """UDP checksum over the RFC 768 / RFC 8200 §8.1 pseudo-header, the field taken as 0."""
     zeroed = udp[:6] + b"\0\0" + udp[8:]
     if ":" in src:
-        pseudo = (IPv6Address(src).packed + IPv6Address(dst).packed
-                  + struct.pack("!I", len(udp)) + b"\0\0\0\x11")
+        pseudo = (
+            IPv6Address(src).packed
+            + IPv6Address(dst).packed
+            + struct.pack("!I", len(udp))
+            + b"\0\0\0\x11"
+        )
     else:
-        pseudo = (IPv4Address(src).packed + IPv4Address(dst).packed
-                  + b"\0\x11" + struct.pack("!H", len(udp)))
+        pseudo = (
+            IPv4Address(src).packed
+            + IPv4Address(dst).packed
+            + b"\0\x11"
+            + struct.pack("!H", len(udp))
+        )
     c = ref_checksum(pseudo + zeroed)
     return c or 0xFFFF
 
@@ -113,19 +125,25 @@ def test_nanosecond_writer() -> None:
 
 
 @pytest.mark.parametrize("order", ["<", ">"])
-@pytest.mark.parametrize(("magic", "frac", "want"), [
-    (0xA1B2C3D4, 500_000, 100.5),
-    (0xA1B23C4D, 250_000_000, 100.25),
-])
-def test_read_both_byte_orders_and_resolutions(order: str, magic: int, frac: int,
-                                               want: float) -> None:
+@pytest.mark.parametrize(
+    ("magic", "frac", "want"),
+    [
+        (0xA1B2C3D4, 500_000, 100.5),
+        (0xA1B23C4D, 250_000_000, 100.25),
+    ],
+)
+def test_read_both_byte_orders_and_resolutions(
+    order: str, magic: int, frac: int, want: float
+) -> None:
     link = LINKTYPE_LINUX_SLL2 | 0x10000000  # FCS bits in the high nibble are ignored
     raw = struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 65535, link)
     raw += struct.pack(order + "IIII", 100, frac, 3, 1500) + b"xyz"
     raw += struct.pack(order + "IIII", 101, 0, 0, 0)
     recs = list(read_pcap(io.BytesIO(raw)))
-    assert [(r.linktype, r.data) for r in recs] == [(LINKTYPE_LINUX_SLL2, b"xyz"),
-                                                     (LINKTYPE_LINUX_SLL2, b"")]
+    assert [(r.linktype, r.data) for r in recs] == [
+        (LINKTYPE_LINUX_SLL2, b"xyz"),
+        (LINKTYPE_LINUX_SLL2, b""),
+    ]
     assert [r.ts for r in recs] == pytest.approx([want, 101.0], abs=1e-9)
 
 
@@ -137,13 +155,20 @@ def test_pcapng_rejected_with_editcap_hint(tmp_path: Path) -> None:
         list(read_pcap(f))
 
 
-@pytest.mark.parametrize(("raw", "msg"), [
-    (b"\x00\x01\x02\x03" + bytes(20), "unknown magic"),
-    (b"\xd4", "shorter"),
-    (struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101) + bytes(10), "record header"),
-    (struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
-     + struct.pack("<IIII", 0, 0, 10, 10) + b"short", "inside a record"),
-])
+@pytest.mark.parametrize(
+    ("raw", "msg"),
+    [
+        (b"\x00\x01\x02\x03" + bytes(20), "unknown magic"),
+        (b"\xd4", "shorter"),
+        (struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101) + bytes(10), "record header"),
+        (
+            struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
+            + struct.pack("<IIII", 0, 0, 10, 10)
+            + b"short",
+            "inside a record",
+        ),
+    ],
+)
 def test_bad_files(raw: bytes, msg: str) -> None:
     with pytest.raises(ValueError, match=msg):
         list(read_pcap(io.BytesIO(raw)))
@@ -168,10 +193,18 @@ v4s = st.builds(IPv4Address, st.integers(0, 2**32 - 1))
 v6s = st.builds(IPv6Address, st.integers(0, 2**128 - 1))
 
 
-@given(v4s, v4s, st.integers(0, 255), st.binary(max_size=200), st.integers(0, 255),
-       st.booleans(), st.integers(0, 0xFFFF))
-def test_ipv4_header(src: IPv4Address, dst: IPv4Address, proto: int, payload: bytes, ttl: int,
-                     ra: bool, ident: int) -> None:
+@given(
+    v4s,
+    v4s,
+    st.integers(0, 255),
+    st.binary(max_size=200),
+    st.integers(0, 255),
+    st.booleans(),
+    st.integers(0, 0xFFFF),
+)
+def test_ipv4_header(
+    src: IPv4Address, dst: IPv4Address, proto: int, payload: bytes, ttl: int, ra: bool, ident: int
+) -> None:
     pkt = ipv4_packet(src, dst, proto, payload, ttl, ident=ident, router_alert=ra)
     ihl = 24 if ra else 20
     hdr = pkt[:ihl]
@@ -205,11 +238,18 @@ def test_ipv6_header() -> None:
         ipv6_packet(SRC4, DST6, 113, b"")
 
 
-@given(st.one_of(st.tuples(v4s, v4s), st.tuples(v6s, v6s)), st.integers(0, 0xFFFF),
-       st.integers(0, 0xFFFF), st.binary(max_size=200))
-def test_udp_checksum_matches_reference(addrs: tuple[IPv4Address, IPv4Address]
-                                        | tuple[IPv6Address, IPv6Address],
-                                        sport: int, dport: int, payload: bytes) -> None:
+@given(
+    st.one_of(st.tuples(v4s, v4s), st.tuples(v6s, v6s)),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFF),
+    st.binary(max_size=200),
+)
+def test_udp_checksum_matches_reference(
+    addrs: tuple[IPv4Address, IPv4Address] | tuple[IPv6Address, IPv6Address],
+    sport: int,
+    dport: int,
+    payload: bytes,
+) -> None:
     src, dst = str(addrs[0]), str(addrs[1])
     udp = udp_datagram(src, dst, sport, dport, payload)
     assert struct.unpack_from("!HHH", udp) == (sport, dport, 8 + len(payload))
@@ -241,9 +281,18 @@ def test_extract_raw_ipv4() -> None:
     assert pkt == PGM
     back = wire.parse(pkt)
     assert isinstance(back, wire.ODATA) and back.data == b"hello, odd length"
-    assert meta == {"ts": 1.0, "linktype": LINKTYPE_RAW, "ip_version": 4, "src": SRC4,
-                    "dst": DST4, "ttl": 16, "transport": "ip", "sport": None, "dport": None,
-                    "truncated": False}
+    assert meta == {
+        "ts": 1.0,
+        "linktype": LINKTYPE_RAW,
+        "ip_version": 4,
+        "src": SRC4,
+        "dst": DST4,
+        "ttl": 16,
+        "transport": "ip",
+        "sport": None,
+        "dport": None,
+        "truncated": False,
+    }
 
 
 def test_extract_raw_ipv4_router_alert() -> None:
@@ -297,13 +346,16 @@ def test_extract_link_layers() -> None:
         assert got[1]["linktype"] == lt
 
 
-@pytest.mark.parametrize("frame", [
-    pytest.param(b"", id="empty"),
-    pytest.param(ipv4_packet(SRC4, DST4, 6, PGM), id="tcp"),
-    pytest.param(ipv4_packet(SRC4, DST4, 113, PGM)[:19], id="short-ipv4"),
-    pytest.param(b"\x50" + bytes(40), id="ip-version-5"),
-    pytest.param(bytes(6) + bytes(6) + b"\x08\x06" + bytes(28), id="ethernet-arp"),
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(ipv4_packet(SRC4, DST4, 6, PGM), id="tcp"),
+        pytest.param(ipv4_packet(SRC4, DST4, 113, PGM)[:19], id="short-ipv4"),
+        pytest.param(b"\x50" + bytes(40), id="ip-version-5"),
+        pytest.param(bytes(6) + bytes(6) + b"\x08\x06" + bytes(28), id="ethernet-arp"),
+    ],
+)
 def test_extract_not_pgm(frame: bytes) -> None:
     lt = LINKTYPE_ETHERNET if frame[12:14] == b"\x08\x06" else LINKTYPE_RAW
     assert extract_pgm(rec(frame, lt)) is None
@@ -334,15 +386,22 @@ def test_extract_truncated_capture() -> None:
 def test_write_read_extract_end_to_end(tmp_path: Path) -> None:
     f = tmp_path / "e2e.pcap"
     pkts = [
-        wire.SPM(source_port=1, destination_port=7500, gsi=b"abcdef", spm_sqn=i,
-                 path_nla=IPv4Address(SRC4)).encode()
+        wire.SPM(
+            source_port=1,
+            destination_port=7500,
+            gsi=b"abcdef",
+            spm_sqn=i,
+            path_nla=IPv4Address(SRC4),
+        ).encode()
         for i in range(5)
     ]
     with PcapWriter(f) as w:
         for i, p in enumerate(pkts):
             udp = (3056, 3056) if i % 2 else None
-            w.write(pgm_ip_packet(SRC4 if i < 3 else SRC6, DST4 if i < 3 else DST6, p,
-                                  udp_ports=udp), ts=float(i))
+            w.write(
+                pgm_ip_packet(SRC4 if i < 3 else SRC6, DST4 if i < 3 else DST6, p, udp_ports=udp),
+                ts=float(i),
+            )
     out = [extract_pgm(r) for r in read_pcap(f)]
     assert [o[0] for o in out if o] == pkts
     assert [o[1]["transport"] for o in out if o] == ["ip", "udp", "ip", "udp", "ip"]

@@ -120,106 +120,300 @@ def _up(cls: type[wire.Packet], **kw: Any) -> wire.Packet:
 NAK62 = [(1000 + 3 * i) & 0xFFFFFFFF for i in range(1, 63)]
 
 CASES = [
-    Case("spm-v4-all-spm-options", _down(
-        wire.SPM, spm_sqn=17, spm_trail=0x7FFFFFF0, spm_lead=0x80000005, path_nla=SRC4,
-        options=[
-            wire.OptParityPrm.make(16, proactive=True, ondemand=True),
-            wire.OptJoin(0x7FFFFFF2),
-            wire.OptNakBoIvl(50_000, 3),
-            wire.OptNakBoRng(2_000_000, 10_000),
-            wire.OptCurrTgsize(11),
-            wire.OptNbrUnreach(),
-            wire.OptCrqst(lpr=wire.options.CR_L | wire.options.CR_P | wire.options.CR_R),
-            wire.OptFin(),
-            wire.OptRst(n=True, error_code=0x2A),
-        ])),
-    Case("spm-v6-openpgm-parity", _down(
-        wire.SPM, spm_sqn=0xFFFFFFFF, spm_trail=1, spm_lead=0, path_nla=SRC6,
-        options=[wire.OptParityPrm.make(8, proactive=True, ondemand=False, openpgm=True),
-                 wire.OptRst(n=False, error_code=7)]), v6=True),
-    Case("spm-empty-window", _down(
-        wire.SPM, spm_sqn=0, spm_trail=0, spm_lead=0xFFFFFFFF, path_nla=SRC4)),
-    Case("spm-opx-and-u", _down(
-        wire.SPM, spm_sqn=5, path_nla=SRC4,
-        options=[wire.OptJoin(9, opx=wire.OPX_INVALIDATE, u=True),
-                 wire.OptNakBoIvl(1, 0, opx=wire.OPX_DISCARD),
-                 wire.OptParityPrm.make(4, proactive=False, ondemand=True)])),
-    Case("poll-v4", _down(
-        wire.POLL, poll_sqn=77, poll_round=2, poll_s_type=0, path_nla=NE4, poll_bo_ivl=250_000,
-        poll_rand=b"\x12\x34\x56\x78", poll_mask=0xFFFF0000,
-        options=[wire.OptNakBoIvl(30_000, 77)])),
-    Case("poll-v6-dlr", _down(
-        wire.POLL, poll_sqn=1, poll_round=0xFFFF, poll_s_type=1, path_nla=NE6, poll_bo_ivl=1,
-        poll_rand=b"\xde\xad\xbe\xef", poll_mask=0xFFFFFFFF), v6=True),
-    Case("polr-v4-redirect", _up(
-        wire.POLR, polr_sqn=77, polr_round=2, parity=True,
-        options=[wire.OptRedirect(dlr_nla=NE4)])),
-    Case("polr-v6-redirect", _up(
-        wire.POLR, polr_sqn=1, polr_round=0xFFFF,
-        options=[wire.OptRedirect(dlr_nla=NE6)]), v6=True),
-    Case("odata-plain", _down(
-        wire.ODATA, data_sqn=0xFFFFFFFF, data_trail=0xFFFFFFF0, data=b"plain data\x00\xff")),
-    Case("odata-fragment-syn-join", _down(
-        wire.ODATA, data_sqn=1000, data_trail=990, data=b"x" * 37,
-        options=[wire.OptFragment(999, 1400, 3000), wire.OptSyn(), wire.OptJoin(990)])),
-    Case("odata-fin-curr-tgsize", _down(  # CURR_TGSIZE is not network-significant on ODATA
-        wire.ODATA, data_sqn=1005, data_trail=990, data=b"last",
-        options=[wire.OptCurrTgsize(6), wire.OptFin()])),
-    Case("odata-parity-varlen", _down(
-        wire.ODATA, data_sqn=0x1008, data_trail=990, data=b"\x00" * 19 + b"\x13\x00",
-        parity=True, var_pktlen=True,
-        options=[wire.OptFragment(999, 0, 3000, f_bits=0x08),
-                 wire.OptParityGrp(1), wire.OptSyn(u=True)])),
-    Case("odata-pgmcc-data", _down(
-        wire.ODATA, data_sqn=7, data_trail=1, data=b"cc",
-        options=[wire.UnknownOption(0x12, CC_DATA)])),
-    Case("rdata-parity-grp-tgsize", _down(
-        wire.RDATA, data_sqn=0x100F, data_trail=0x1000, data=b"p" * 8, parity=True,
-        options=[wire.OptParityGrp(3), wire.OptCurrTgsize(5)])),
-    Case("rdata-v6", _down(
-        wire.RDATA, data_sqn=42, data_trail=40, data=b"repair"), v6=True),
-    Case("nak-v4-list62-cr", _up(
-        wire.NAK, nak_sqn=1000, source_nla=SRC4, group_nla=GRP4,
-        options=[wire.OptNakList(NAK62),
-                 wire.OptCr(lpr=wire.options.CR_L, lead_sqn=1200, ne_wl=10, ne_wp=20, rx_wp=30,
-                            worst_nla=IPv4Address("192.0.2.99"))])),
-    Case("nak-mixed-src4-grp6", _up(
-        wire.NAK, nak_sqn=5, source_nla=SRC4, group_nla=GRP6)),
-    Case("nak-mixed-src6-grp4-cr6", _up(
-        wire.NAK, nak_sqn=6, source_nla=SRC6, group_nla=GRP4,
-        options=[wire.OptCr(lpr=wire.options.CR_R, lead_sqn=9, ne_wl=1, ne_wp=2, rx_wp=3,
-                            worst_nla=IPv6Address("2001:db8::99"))]), v6=True),
-    Case("nak-parity", _up(
-        wire.NAK, nak_sqn=0x1003, source_nla=SRC4, group_nla=GRP4, parity=True,
-        options=[wire.OptNakList([0x1013, 0x1023])])),
-    Case("nnak", _up(
-        wire.NNAK, nak_sqn=11, source_nla=SRC4, group_nla=GRP4,
-        options=[wire.OptNakList([12, 13, 14])])),
-    Case("ncf-v4-path-nla", _down(
-        wire.NCF, nak_sqn=1000, source_nla=SRC4, group_nla=GRP4,
-        options=[wire.OptNakList([1001, 1002, 1003, 1004, 1005]),
-                 wire.OptPathNla(path_nla=NE4), wire.OptNakBoIvl(40_000, 0),
-                 wire.OptNbrUnreach()])),
-    Case("ncf-v6", _down(
-        wire.NCF, nak_sqn=3, source_nla=SRC6, group_nla=GRP6,
-        options=[wire.OptPathNla(path_nla=NE6)]), v6=True),
+    Case(
+        "spm-v4-all-spm-options",
+        _down(
+            wire.SPM,
+            spm_sqn=17,
+            spm_trail=0x7FFFFFF0,
+            spm_lead=0x80000005,
+            path_nla=SRC4,
+            options=[
+                wire.OptParityPrm.make(16, proactive=True, ondemand=True),
+                wire.OptJoin(0x7FFFFFF2),
+                wire.OptNakBoIvl(50_000, 3),
+                wire.OptNakBoRng(2_000_000, 10_000),
+                wire.OptCurrTgsize(11),
+                wire.OptNbrUnreach(),
+                wire.OptCrqst(lpr=wire.options.CR_L | wire.options.CR_P | wire.options.CR_R),
+                wire.OptFin(),
+                wire.OptRst(n=True, error_code=0x2A),
+            ],
+        ),
+    ),
+    Case(
+        "spm-v6-openpgm-parity",
+        _down(
+            wire.SPM,
+            spm_sqn=0xFFFFFFFF,
+            spm_trail=1,
+            spm_lead=0,
+            path_nla=SRC6,
+            options=[
+                wire.OptParityPrm.make(8, proactive=True, ondemand=False, openpgm=True),
+                wire.OptRst(n=False, error_code=7),
+            ],
+        ),
+        v6=True,
+    ),
+    Case(
+        "spm-empty-window",
+        _down(wire.SPM, spm_sqn=0, spm_trail=0, spm_lead=0xFFFFFFFF, path_nla=SRC4),
+    ),
+    Case(
+        "spm-opx-and-u",
+        _down(
+            wire.SPM,
+            spm_sqn=5,
+            path_nla=SRC4,
+            options=[
+                wire.OptJoin(9, opx=wire.OPX_INVALIDATE, u=True),
+                wire.OptNakBoIvl(1, 0, opx=wire.OPX_DISCARD),
+                wire.OptParityPrm.make(4, proactive=False, ondemand=True),
+            ],
+        ),
+    ),
+    Case(
+        "poll-v4",
+        _down(
+            wire.POLL,
+            poll_sqn=77,
+            poll_round=2,
+            poll_s_type=0,
+            path_nla=NE4,
+            poll_bo_ivl=250_000,
+            poll_rand=b"\x12\x34\x56\x78",
+            poll_mask=0xFFFF0000,
+            options=[wire.OptNakBoIvl(30_000, 77)],
+        ),
+    ),
+    Case(
+        "poll-v6-dlr",
+        _down(
+            wire.POLL,
+            poll_sqn=1,
+            poll_round=0xFFFF,
+            poll_s_type=1,
+            path_nla=NE6,
+            poll_bo_ivl=1,
+            poll_rand=b"\xde\xad\xbe\xef",
+            poll_mask=0xFFFFFFFF,
+        ),
+        v6=True,
+    ),
+    Case(
+        "polr-v4-redirect",
+        _up(
+            wire.POLR,
+            polr_sqn=77,
+            polr_round=2,
+            parity=True,
+            options=[wire.OptRedirect(dlr_nla=NE4)],
+        ),
+    ),
+    Case(
+        "polr-v6-redirect",
+        _up(wire.POLR, polr_sqn=1, polr_round=0xFFFF, options=[wire.OptRedirect(dlr_nla=NE6)]),
+        v6=True,
+    ),
+    Case(
+        "odata-plain",
+        _down(wire.ODATA, data_sqn=0xFFFFFFFF, data_trail=0xFFFFFFF0, data=b"plain data\x00\xff"),
+    ),
+    Case(
+        "odata-fragment-syn-join",
+        _down(
+            wire.ODATA,
+            data_sqn=1000,
+            data_trail=990,
+            data=b"x" * 37,
+            options=[wire.OptFragment(999, 1400, 3000), wire.OptSyn(), wire.OptJoin(990)],
+        ),
+    ),
+    Case(
+        "odata-fin-curr-tgsize",
+        _down(  # CURR_TGSIZE is not network-significant on ODATA
+            wire.ODATA,
+            data_sqn=1005,
+            data_trail=990,
+            data=b"last",
+            options=[wire.OptCurrTgsize(6), wire.OptFin()],
+        ),
+    ),
+    Case(
+        "odata-parity-varlen",
+        _down(
+            wire.ODATA,
+            data_sqn=0x1008,
+            data_trail=990,
+            data=b"\x00" * 19 + b"\x13\x00",
+            parity=True,
+            var_pktlen=True,
+            options=[
+                wire.OptFragment(999, 0, 3000, f_bits=0x08),
+                wire.OptParityGrp(1),
+                wire.OptSyn(u=True),
+            ],
+        ),
+    ),
+    Case(
+        "odata-pgmcc-data",
+        _down(
+            wire.ODATA,
+            data_sqn=7,
+            data_trail=1,
+            data=b"cc",
+            options=[wire.UnknownOption(0x12, CC_DATA)],
+        ),
+    ),
+    Case(
+        "rdata-parity-grp-tgsize",
+        _down(
+            wire.RDATA,
+            data_sqn=0x100F,
+            data_trail=0x1000,
+            data=b"p" * 8,
+            parity=True,
+            options=[wire.OptParityGrp(3), wire.OptCurrTgsize(5)],
+        ),
+    ),
+    Case("rdata-v6", _down(wire.RDATA, data_sqn=42, data_trail=40, data=b"repair"), v6=True),
+    Case(
+        "nak-v4-list62-cr",
+        _up(
+            wire.NAK,
+            nak_sqn=1000,
+            source_nla=SRC4,
+            group_nla=GRP4,
+            options=[
+                wire.OptNakList(NAK62),
+                wire.OptCr(
+                    lpr=wire.options.CR_L,
+                    lead_sqn=1200,
+                    ne_wl=10,
+                    ne_wp=20,
+                    rx_wp=30,
+                    worst_nla=IPv4Address("192.0.2.99"),
+                ),
+            ],
+        ),
+    ),
+    Case("nak-mixed-src4-grp6", _up(wire.NAK, nak_sqn=5, source_nla=SRC4, group_nla=GRP6)),
+    Case(
+        "nak-mixed-src6-grp4-cr6",
+        _up(
+            wire.NAK,
+            nak_sqn=6,
+            source_nla=SRC6,
+            group_nla=GRP4,
+            options=[
+                wire.OptCr(
+                    lpr=wire.options.CR_R,
+                    lead_sqn=9,
+                    ne_wl=1,
+                    ne_wp=2,
+                    rx_wp=3,
+                    worst_nla=IPv6Address("2001:db8::99"),
+                )
+            ],
+        ),
+        v6=True,
+    ),
+    Case(
+        "nak-parity",
+        _up(
+            wire.NAK,
+            nak_sqn=0x1003,
+            source_nla=SRC4,
+            group_nla=GRP4,
+            parity=True,
+            options=[wire.OptNakList([0x1013, 0x1023])],
+        ),
+    ),
+    Case(
+        "nnak",
+        _up(
+            wire.NNAK,
+            nak_sqn=11,
+            source_nla=SRC4,
+            group_nla=GRP4,
+            options=[wire.OptNakList([12, 13, 14])],
+        ),
+    ),
+    Case(
+        "ncf-v4-path-nla",
+        _down(
+            wire.NCF,
+            nak_sqn=1000,
+            source_nla=SRC4,
+            group_nla=GRP4,
+            options=[
+                wire.OptNakList([1001, 1002, 1003, 1004, 1005]),
+                wire.OptPathNla(path_nla=NE4),
+                wire.OptNakBoIvl(40_000, 0),
+                wire.OptNbrUnreach(),
+            ],
+        ),
+    ),
+    Case(
+        "ncf-v6",
+        _down(
+            wire.NCF,
+            nak_sqn=3,
+            source_nla=SRC6,
+            group_nla=GRP6,
+            options=[wire.OptPathNla(path_nla=NE6)],
+        ),
+        v6=True,
+    ),
     Case("spmr", _up(wire.SPMR)),
-    Case("ack-pgmcc-feedback", _up(
-        wire.ACK, ack_rx_max=0x12345678, ack_bitmap=0x80000001,
-        options=[wire.UnknownOption(0x13, CC_FEEDBACK)])),
+    Case(
+        "ack-pgmcc-feedback",
+        _up(
+            wire.ACK,
+            ack_rx_max=0x12345678,
+            ack_bitmap=0x80000001,
+            options=[wire.UnknownOption(0x13, CC_FEEDBACK)],
+        ),
+    ),
     # UDP encapsulation (OpenPGM's default ports, decoded with -d udp.port==N,pgm)
-    Case("udp4-odata-fragment", _down(
-        wire.ODATA, data_sqn=3, data_trail=1, data=b"over udp",
-        options=[wire.OptFragment(3, 0, 8)]), udp=(3056, 3056)),
-    Case("udp4-nak-list", _up(
-        wire.NAK, nak_sqn=3, source_nla=SRC4, group_nla=GRP4,
-        options=[wire.OptNakList([4, 5])]), udp=(3055, 3055)),
-    Case("udp6-spm", _down(
-        wire.SPM, spm_sqn=2, spm_trail=1, spm_lead=3, path_nla=SRC6,
-        options=[wire.OptNakBoRng(500, 50)]), v6=True, udp=(3056, 3056)),
-    Case("udp6-ncf-mixed", _down(
-        wire.NCF, nak_sqn=3, source_nla=SRC6, group_nla=GRP4,
-        options=[wire.OptNakList([4])]), v6=True, udp=(3056, 3056)),
+    Case(
+        "udp4-odata-fragment",
+        _down(
+            wire.ODATA,
+            data_sqn=3,
+            data_trail=1,
+            data=b"over udp",
+            options=[wire.OptFragment(3, 0, 8)],
+        ),
+        udp=(3056, 3056),
+    ),
+    Case(
+        "udp4-nak-list",
+        _up(
+            wire.NAK, nak_sqn=3, source_nla=SRC4, group_nla=GRP4, options=[wire.OptNakList([4, 5])]
+        ),
+        udp=(3055, 3055),
+    ),
+    Case(
+        "udp6-spm",
+        _down(
+            wire.SPM,
+            spm_sqn=2,
+            spm_trail=1,
+            spm_lead=3,
+            path_nla=SRC6,
+            options=[wire.OptNakBoRng(500, 50)],
+        ),
+        v6=True,
+        udp=(3056, 3056),
+    ),
+    Case(
+        "udp6-ncf-mixed",
+        _down(wire.NCF, nak_sqn=3, source_nla=SRC6, group_nla=GRP4, options=[wire.OptNakList([4])]),
+        v6=True,
+        udp=(3056, 3056),
+    ),
 ]
 
 
@@ -231,11 +425,13 @@ def _covered() -> None:
     opts = {type(o) for c in CASES for o in c.pkt.options}
     missing_o = {c for c in RFC_OPTIONS} - opts
     assert not missing_o, f"options not cross-checked: {missing_o}"
-    assert any(len(o.sqns) == 62 for c in CASES for o in c.pkt.options
-               if isinstance(o, wire.OptNakList))
+    assert any(
+        len(o.sqns) == 62 for c in CASES for o in c.pkt.options if isinstance(o, wire.OptNakList)
+    )
 
 
 # -- what the RFC says, written down independently of the codec -------------------------------
+
 
 def _nla_len(a: IPv4Address | IPv6Address | None) -> int:
     assert a is not None
@@ -351,6 +547,7 @@ def _check_undissected(o: wire.Option, raw: bytes) -> None:
 
 # -- running tshark and reading its PDML ------------------------------------------------------
 
+
 @dataclass
 class Dissection:
     packets: list[ET.Element]
@@ -373,10 +570,20 @@ def dissection(tmp_path_factory: pytest.TempPathFactory) -> Dissection:
             w.write(case.frame(), ts=1_700_000_000 + i / 1000)
         w.write(pgm_ip_packet(SRC4, GRP4, bytes(bad_pgm)), ts=1_700_000_001)
         w.write(bytes(bad_ip), ts=1_700_000_002)
-    cmd = [tshark, "-n", "-r", str(pcap), "-T", "pdml",
-           "-o", "pgm.check_checksum:TRUE",
-           "-o", "ip.check_checksum:TRUE",
-           "-o", "udp.check_checksum:TRUE"]
+    cmd = [
+        tshark,
+        "-n",
+        "-r",
+        str(pcap),
+        "-T",
+        "pdml",
+        "-o",
+        "pgm.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-o",
+        "udp.check_checksum:TRUE",
+    ]
     for port in UDP_PORTS:
         cmd += ["-d", f"udp.port=={port},pgm"]
     env = dict(os.environ, HOME=str(tmp), XDG_CONFIG_HOME=str(tmp))  # no personal profile
@@ -384,7 +591,7 @@ def dissection(tmp_path_factory: pytest.TempPathFactory) -> Dissection:
     assert res.returncode == 0, f"{' '.join(cmd)} failed: {res.stderr.decode(errors='replace')}"
     packets = ET.fromstring(res.stdout).findall("packet")
     assert len(packets) == len(CASES) + 2
-    return Dissection(packets[: len(CASES)], packets[len(CASES):])
+    return Dissection(packets[: len(CASES)], packets[len(CASES) :])
 
 
 def _proto(pkt: ET.Element, name: str) -> ET.Element | None:
@@ -405,8 +612,14 @@ def _num(elem: ET.Element, name: str) -> int:
     return int(_one(elem, name).get("show", ""), 0)
 
 
-def _addr(elem: ET.Element, prefix: str, afi_field: str, want: IPv4Address | IPv6Address,
-          base: int, off: int) -> None:
+def _addr(
+    elem: ET.Element,
+    prefix: str,
+    afi_field: str,
+    want: IPv4Address | IPv6Address,
+    base: int,
+    off: int,
+) -> None:
     """An NLA: AFI (1/2), reserved 0, and the address, at PGM offset ``off``."""
     assert _num(elem, afi_field) == (1 if want.version == 4 else 2)
     assert int(_one(elem, afi_field).get("pos", "")) == base + off
@@ -427,6 +640,7 @@ def _severity_problems(pkt: ET.Element) -> list[str]:
 
 
 # -- the tests -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("idx", range(len(CASES)), ids=[c.id for c in CASES])
 def test_tshark_agrees(dissection: Dissection, idx: int) -> None:
@@ -473,8 +687,9 @@ def test_tshark_agrees(dissection: Dissection, idx: int) -> None:
     }
     assert {k: bool(_num(pgm, k)) for k in flags} == flags
     # Checksum (discrepancy 7: only the status item is usable)
-    status = [int(f.get("show", "")) for f in _all(pgm, "pgm.hdr.cksum.status")
-              if f.get("size") == "0"]
+    status = [
+        int(f.get("show", "")) for f in _all(pgm, "pgm.hdr.cksum.status") if f.get("size") == "0"
+    ]
     assert status == [1], "tshark does not find the PGM checksum correct"
 
     # Body
@@ -508,8 +723,11 @@ def test_tshark_agrees(dissection: Dissection, idx: int) -> None:
 
     # Options
     opt_off = 16 + _body_len(p)
-    containers = [f for f in pgm.iter("field")
-                  if re.fullmatch(r"\w+ Options \(Total Length \d+\)", f.get("show", ""))]
+    containers = [
+        f
+        for f in pgm.iter("field")
+        if re.fullmatch(r"\w+ Options \(Total Length \d+\)", f.get("show", ""))
+    ]
     if not p.options:
         assert containers == []
     else:
@@ -537,8 +755,9 @@ def test_tshark_agrees(dissection: Dissection, idx: int) -> None:
         assert bytes.fromhex(data.get("value", "")) == p.data
 
 
-def _check_option(o: wire.Option, item: ET.Element, base: int, off: int, *, last: bool,
-                  raw: bytes) -> None:
+def _check_option(
+    o: wire.Option, item: ET.Element, base: int, off: int, *, last: bool, raw: bytes
+) -> None:
     typ, length = _opt_type(o), _opt_len(o)
     label = PGMCC_LABELS[typ] if isinstance(o, wire.UnknownOption) else RFC_OPTIONS[type(o)][1]
     where = f"{type(o).__name__} at PGM offset {off}"
@@ -576,11 +795,15 @@ def _check_option(o: wire.Option, item: ET.Element, base: int, off: int, *, last
         lists = _all(item, "pgm.opts.nak.list")
         m = re.match(r"List\((\d+)\):", lists[0].get("showname", ""))
         assert m and int(m.group(1)) == len(o.sqns)
-        shown = [int(t, 16) for f in lists
-                 for t in re.findall(r"0x[0-9a-f]+", f.get("showname", "").split(":", 1)[1])]
+        shown = [
+            int(t, 16)
+            for f in lists
+            for t in re.findall(r"0x[0-9a-f]+", f.get("showname", "").split(":", 1)[1])
+        ]
         assert shown == o.sqns
         assert b"".join(bytes.fromhex(f.get("value", "")) for f in lists) == struct.pack(
-            f">{len(o.sqns)}I", *o.sqns)
+            f">{len(o.sqns)}I", *o.sqns
+        )
     elif isinstance(o, wire.OptJoin):
         assert n("pgm.opts.join.res") == _byte3(o)
         assert n("pgm.opts.join.min_join") == o.join_min
@@ -591,8 +814,10 @@ def _check_option(o: wire.Option, item: ET.Element, base: int, off: int, *, last
     elif isinstance(o, wire.OptNakBoRng):
         # Discrepancy 2: by position -- RFC/OpenPGM: max at +4, min at +8; Wireshark labels
         # +4 "min_bo_ivl".
-        words = {at(k): n(k) for k in ("pgm.opts.nak_bo_rng.min_bo_ivl",
-                                       "pgm.opts.nak_bo_rng.max_bo_ivl")}
+        words = {
+            at(k): n(k)
+            for k in ("pgm.opts.nak_bo_rng.min_bo_ivl", "pgm.opts.nak_bo_rng.max_bo_ivl")
+        }
         assert words == {4: o.max_bo_ivl, 8: o.min_bo_ivl}
         assert at("pgm.opts.nak_bo_rng.min_bo_ivl") == 4  # Wireshark's (wrong) label
     elif isinstance(o, wire.OptRedirect):
@@ -620,8 +845,7 @@ def _check_option(o: wire.Option, item: ET.Element, base: int, off: int, *, last
         assert n("pgm.opts.ccdata.afi") == afi
         other = "pgm.opts.ccdata.res2" if typ == 0x12 else "pgm.opts.ccdata.lossrate"
         assert n(other) == x
-        assert ip_address(fields["pgm.opts.ccdata.acker.ipv4"].get("show", "")) == ip_address(
-            acker)
+        assert ip_address(fields["pgm.opts.ccdata.acker.ipv4"].get("show", "")) == ip_address(acker)
     else:
         raise AssertionError(f"{where}: dissected by Wireshark but not checked here: {fields}")
 
@@ -631,8 +855,9 @@ def test_tshark_catches_corruption(dissection: Dissection) -> None:
     bad_pgm, bad_ip = dissection.controls
     pgm = _proto(bad_pgm, "pgm")
     assert pgm is not None
-    status = [int(f.get("show", "")) for f in _all(pgm, "pgm.hdr.cksum.status")
-              if f.get("size") == "0"]
+    status = [
+        int(f.get("show", "")) for f in _all(pgm, "pgm.hdr.cksum.status") if f.get("size") == "0"
+    ]
     assert status == [0]
     assert _all(bad_pgm, "pgm.bad_checksum")
     assert _severity_problems(bad_pgm)

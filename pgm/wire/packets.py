@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
-from .checksum import _mod
+from .checksum import _mod, verify_checksum
 from .checksum import checksum as _checksum
-from .checksum import verify_checksum
 from .errors import (
     BadChecksum,
     BadLength,
@@ -475,7 +474,7 @@ def parse(data: bytes | bytearray | memoryview, *, verify: bool = True) -> Packe
     if n < HEADER_SIZE:
         raise TruncatedPacket(f"{n} bytes is shorter than the 16-byte PGM header")
     sport, dport, tbyte, flags, csum, gsi, tsdu_length = _HEADER.unpack_from(buf)
-    if (tbyte == TYPE_ODATA or tbyte == TYPE_RDATA) and n >= 24:
+    if (tbyte in (TYPE_ODATA, TYPE_RDATA)) and n >= 24:
         # Fast path for data, the bulk of all traffic: same checks, fewer calls.
         if verify:
             if not csum:
