@@ -1,0 +1,53 @@
+"""The sans-I/O PGM engine: :class:`Source` and :class:`Receiver` state machines.
+
+No sockets, clocks or global randomness: time comes in as ``now`` arguments, packets in through
+``receive()`` and out through ``datagrams_to_send()``, deadlines through ``next_timer()`` /
+``handle_timer()``, and application events through ``next_event()``.  The same engine runs over
+raw IP, UDP encapsulation and the in-memory simulator (:mod:`pgm.sim`).
+"""
+
+from .config import ReceiverConfig, SourceConfig
+from .errors import ConfigError, NotConnected, WouldBlock
+from .events import (
+    DataReceived,
+    Event,
+    NakReceived,
+    NakSent,
+    NcfReceived,
+    RepairSent,
+    SessionEnded,
+    SessionStarted,
+    SourceClosed,
+    UnrecoverableLoss,
+)
+from .rate import TokenBucket
+from .receiver import NAK_TRANSITIONS, NakState, Receiver, ReceiverStats, Session, SessionStats
+from .source import Outgoing, Source, SourceStats
+
+__all__ = [
+    "NAK_TRANSITIONS",
+    "ConfigError",
+    "DataReceived",
+    "Event",
+    "NakReceived",
+    "NakSent",
+    "NakState",
+    "NcfReceived",
+    "NotConnected",
+    "Outgoing",
+    "Receiver",
+    "ReceiverConfig",
+    "ReceiverStats",
+    "RepairSent",
+    "Session",
+    "SessionEnded",
+    "SessionStarted",
+    "SessionStats",
+    "Source",
+    "SourceClosed",
+    "SourceConfig",
+    "SourceStats",
+    "TokenBucket",
+    "UnrecoverableLoss",
+    "WouldBlock",
+]

@@ -1,0 +1,186 @@
+"""Configuration of the engine: one dataclass per side, real units, documented defaults.
+
+Times are seconds, sizes bytes, rates bits per second.  Every queue and table the engine fills
+has its cap here.  Defaults follow OpenPGM as ZeroMQ configures it (pgm-notes §3.1) unless a
+field says otherwise; the Windows-style facade translates RM_* options onto these fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+__all__ = ["IP4_HEADER", "IP6_HEADER", "UDP_HEADER", "ReceiverConfig", "SourceConfig"]
+
+IP4_HEADER = 20
+IP6_HEADER = 40
+UDP_HEADER = 8
+PGM_HEADER = 16
+DATA_BODY = 8  # SQN + TRAIL
+OPT_LENGTH_SIZE = 4
+OPT_FRAGMENT_SIZE = 16
+
+#: OpenPGM's heartbeat SPM schedule after data (pgm-notes §3.1): 100 ms ×4, 1.3 s, 7, 16, 25, 30 s.
+OPENPGM_HEARTBEATS = (0.1, 0.1, 0.1, 0.1, 1.3, 7.0, 16.0, 25.0, 30.0)
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name} must be > 0, not {value!r}")
+
+
+@dataclass
+class SourceConfig:
+    """How a :class:`~pgm.engine.Source` sends.
+
+    The transmit window is sized like Windows' ``RM_SEND_WINDOW``: ``window_bytes`` =
+    ``rate_bps`` × ``window_secs`` / 8 when left at 0.  Its trailing edge advances with time, in
+    steps of ``window_advance_pct`` of the window (Windows' default 15 %).
+    """
+
+    rate_bps: int = 10_000_000
+    """Token-bucket rate over ODATA + RDATA + SPM, counted with IP (and UDP) headers."""
+    window_secs: float = 10.0
+    """How long sent data stays repairable (TXW_SECS)."""
+    window_bytes: int = 0
+    """Byte cap of the transmit window; 0 = ``rate_bps * window_secs / 8``."""
+    window_advance_pct: float = 15.0
+    """Trailing-edge advance step, percent of ``window_secs`` (RM_SEND_WINDOW_ADV_RATE)."""
+    mtu: int = 1500
+    """Largest TPDU including the IP header (and UDP header when encapsulated), as OpenPGM."""
+    ip_version: int = 4
+    """4 or 6: decides the IP header size in the TSDU and rate arithmetic."""
+    udp_encapsulation: bool = False
+    """PGM over UDP (8 more header bytes per packet)."""
+    burst_secs: float = 0.001
+    """Token-bucket depth in seconds of rate (at least one MTU), as OpenPGM's 1 ms bucket."""
+    spm_ambient_ivl: float = 30.0
+    """Ambient SPM interval (OpenPGM/ZeroMQ: 30 s)."""
+    spm_heartbeats: tuple[float, ...] = OPENPGM_HEARTBEATS
+    """Heartbeat SPM intervals after each data packet (OpenPGM's schedule)."""
+    spm_burst: int = 3
+    """SPMs sent at once when the session starts (OpenPGM's ``pgm_connect`` sends 3)."""
+    spm_close_burst: int = 3
+    """SPMs with OPT_FIN sent at once when the session closes (OpenPGM sends 3)."""
+    linger_secs: float | None = None
+    """After close, keep answering NAKs and sending FIN SPMs this long; None = window_secs."""
+    send_buffer_bytes: int = 8 * 1024 * 1024
+    """Cap on data accepted by :meth:`Source.send` but not yet sent as ODATA."""
+    max_apdu: int = 16 * 1024 * 1024
+    """Largest message (APDU) :meth:`Source.send` accepts.  OpenPGM receivers accept at most
+    65535 bytes and 16 fragments; stay below that when they listen."""
+    max_repair_queue: int = 65536
+    """Cap on RDATA waiting to be sent; NAKs beyond it are counted and dropped."""
+    fin_on_last_data: bool = True
+    """Put OPT_FIN on the last data packet when :meth:`Source.close` finds data still queued."""
+    trace_events: bool = False
+    """Also emit research events (NakReceived, RepairSent)."""
+
+    def __post_init__(self) -> None:
+        _positive("rate_bps", self.rate_bps)
+        _positive("window_secs", self.window_secs)
+        if self.window_bytes < 0:
+            raise ConfigError("window_bytes must be >= 0")
+        if not 0 < self.window_advance_pct <= 100:
+            raise ConfigError("window_advance_pct must be in (0, 100]")
+        if self.ip_version not in (4, 6):
+            raise ConfigError("ip_version must be 4 or 6")
+        if self.max_tsdu_fragment < 1:
+            raise ConfigError(f"mtu {self.mtu} leaves no room for data")
+        _positive("spm_ambient_ivl", self.spm_ambient_ivl)
+        if any(h <= 0 for h in self.spm_heartbeats):
+            raise ConfigError("spm_heartbeats must be positive intervals")
+        if self.spm_burst < 1 or self.spm_close_burst < 1:
+            raise ConfigError("spm_burst and spm_close_burst must be >= 1")
+        _positive("send_buffer_bytes", self.send_buffer_bytes)
+        _positive("max_apdu", self.max_apdu)
+        _positive("max_repair_queue", self.max_repair_queue)
+
+    @property
+    def header_overhead(self) -> int:
+        """IP (+UDP) header bytes per packet."""
+        ip = IP4_HEADER if self.ip_version == 4 else IP6_HEADER
+        return ip + (UDP_HEADER if self.udp_encapsulation else 0)
+
+    @property
+    def max_tsdu(self) -> int:
+        """Largest TSDU in one unfragmented ODATA (OpenPGM's arithmetic, pgm-notes §3.2)."""
+        return self.mtu - self.header_overhead - PGM_HEADER - DATA_BODY
+
+    @property
+    def max_tsdu_fragment(self) -> int:
+        """Largest TSDU in an ODATA carrying OPT_LENGTH + OPT_FRAGMENT."""
+        return self.max_tsdu - OPT_LENGTH_SIZE - OPT_FRAGMENT_SIZE
+
+    @property
+    def effective_window_bytes(self) -> int:
+        """The window's byte cap (``window_bytes`` or derived from rate × time)."""
+        return self.window_bytes or max(self.mtu, int(self.rate_bps * self.window_secs / 8))
+
+    @property
+    def effective_linger(self) -> float:
+        """Linger time after close."""
+        return self.window_secs if self.linger_secs is None else self.linger_secs
+
+
+@dataclass
+class ReceiverConfig:
+    """How a :class:`~pgm.engine.Receiver` detects and repairs loss (RFC 3208 §6.3).
+
+    NAK timing defaults are OpenPGM's as ZeroMQ sets them: back-off 50 ms, repeat 200 ms,
+    RDATA wait 200 ms, 50 NCF and 50 data retries.
+    """
+
+    nak_bo_ivl: float = 0.050
+    """NAK_BO_IVL: the random back-off before a NAK is drawn from [nak_bo_min, nak_bo_ivl]."""
+    nak_bo_min: float = 0.002
+    """Lower bound of the back-off: reordering shorter than this never causes a NAK.
+    (OpenPGM draws from [1 µs, NAK_BO_IVL]; a small floor spares the source needless NCFs.)"""
+    nak_rpt_ivl: float = 0.200
+    """NAK_RPT_IVL: how long to wait for an NCF after a NAK."""
+    nak_rdata_ivl: float = 0.200
+    """NAK_RDATA_IVL: how long to wait for RDATA after an NCF."""
+    nak_ncf_retries: int = 50
+    """NAK_NCF_RETRIES: NAKs without an NCF before the data is declared lost."""
+    nak_data_retries: int = 50
+    """NAK_DATA_RETRIES: NCF'd waits without data before the data is declared lost."""
+    spmr_bo_ivl: float = 0.250
+    """SPMR_BO_IVL: random wait before asking a new source for an SPM (RFC 3208 App. C)."""
+    spmr_multicast: bool = True
+    """Also multicast the SPMR with TTL 1 so other receivers can suppress theirs (OpenPGM does)."""
+    peer_expiry: float = 300.0
+    """A session silent this long is ended (OpenPGM/ZeroMQ: 300 s)."""
+    max_sessions: int = 256
+    """Cap on concurrent sessions; packets of further ones are counted and dropped."""
+    max_buffer_bytes: int = 32 * 1024 * 1024
+    """Cap per session on bytes held out of order or awaiting reassembly."""
+    max_pending_naks: int = 16384
+    """Cap per session on sequence numbers being repaired; older gaps beyond it are lost."""
+    max_window_sqns: int = 1 << 20
+    """Data this far ahead of the delivery point is out of window and dropped (RXW_SQNS)."""
+    max_apdu: int = 16 * 1024 * 1024
+    """Largest APDU reassembled; bigger ones are dropped and reported lost."""
+    ended_memory: int = 1024
+    """How many ended sessions are remembered so their stragglers don't start a new one."""
+    trace_events: bool = False
+    """Also emit research events (NakSent, NcfReceived)."""
+
+    def __post_init__(self) -> None:
+        for name in ("nak_bo_ivl", "nak_rpt_ivl", "nak_rdata_ivl", "spmr_bo_ivl", "peer_expiry"):
+            _positive(name, getattr(self, name))
+        if not 0 <= self.nak_bo_min <= self.nak_bo_ivl:
+            raise ConfigError("nak_bo_min must be in [0, nak_bo_ivl]")
+        for name in (
+            "nak_ncf_retries",
+            "nak_data_retries",
+            "max_sessions",
+            "max_buffer_bytes",
+            "max_pending_naks",
+            "max_window_sqns",
+            "max_apdu",
+        ):
+            if getattr(self, name) < (0 if name.endswith("retries") else 1):
+                raise ConfigError(f"{name} out of range: {getattr(self, name)!r}")
+        if self.max_window_sqns >= 1 << 31:
+            raise ConfigError("max_window_sqns must be below 2**31 (RFC 3208 §6)")

@@ -1,0 +1,136 @@
+"""Events the engine hands to the application: plain, immutable data.
+
+Drain them with ``engine.next_event()`` until it returns ``None``.  Sequence numbers in events
+are the 32-bit numbers seen on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..wire import NLA, TSI
+
+__all__ = [
+    "DataReceived",
+    "Event",
+    "NakReceived",
+    "NakSent",
+    "NcfReceived",
+    "RepairSent",
+    "SessionEnded",
+    "SessionStarted",
+    "SourceClosed",
+    "UnrecoverableLoss",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base class of every engine event."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStarted(Event):
+    """A receiver heard a new source session."""
+
+    tsi: TSI
+    """The session."""
+    source: NLA
+    """IP address the session's packets come from."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived(Event):
+    """One whole message (APDU), delivered in order."""
+
+    tsi: TSI
+    """The session it belongs to."""
+    data: bytes
+    """The message bytes (fragments already reassembled)."""
+    sqn: int
+    """Sequence number of its first (or only) TPDU."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnrecoverableLoss(Event):
+    """Data that will never arrive: retries exhausted, or the source's window moved past it.
+
+    Delivery continues after the gap.  A message with any lost fragment is reported here as a
+    whole (its range covers all its fragments that were not delivered).
+    """
+
+    tsi: TSI
+    """The session."""
+    first: int
+    """First lost sequence number."""
+    last: int
+    """Last lost sequence number (inclusive)."""
+    reason: str
+    """'retries' (NCF/data retries exhausted), 'window' (the trailing edge passed it),
+    'capacity' (a configured cap forced it out) or 'fragment' (part of a message was lost)."""
+
+    @property
+    def count(self) -> int:
+        """How many sequence numbers were lost."""
+        return ((self.last - self.first) & 0xFFFFFFFF) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded(Event):
+    """A receiver's session is over; no more events for its TSI follow."""
+
+    tsi: TSI
+    """The session."""
+    reason: str
+    """'fin' (graceful end, all data delivered or reported lost), 'rst' (the source aborted),
+    or 'expired' (silent for longer than the peer expiry)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceClosed(Event):
+    """A source finished lingering after close (or abort); it sends nothing more."""
+
+    tsi: TSI
+    """The session."""
+
+
+@dataclass(frozen=True, slots=True)
+class NakSent(Event):
+    """Research trace: a receiver sent a NAK."""
+
+    tsi: TSI
+    """The session."""
+    sqns: tuple[int, ...]
+    """Sequence numbers requested."""
+
+
+@dataclass(frozen=True, slots=True)
+class NcfReceived(Event):
+    """Research trace: a receiver heard an NCF."""
+
+    tsi: TSI
+    """The session."""
+    sqns: tuple[int, ...]
+    """Sequence numbers confirmed."""
+
+
+@dataclass(frozen=True, slots=True)
+class NakReceived(Event):
+    """Research trace: a source accepted a NAK."""
+
+    tsi: TSI
+    """The session."""
+    sqns: tuple[int, ...]
+    """Sequence numbers requested."""
+    source: NLA
+    """Who sent it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RepairSent(Event):
+    """Research trace: a source sent RDATA."""
+
+    tsi: TSI
+    """The session."""
+    sqn: int
+    """The repaired sequence number."""

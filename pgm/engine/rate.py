@@ -1,0 +1,57 @@
+"""Token-bucket rate limiter (RFC 3208 §5.1.1 TXW_MAX_RTE; OpenPGM ``rate_control.c``).
+
+The bucket holds up to ``burst`` bytes and refills at ``rate`` bytes per second.  A packet may
+leave when the bucket is not in debt; it then takes its cost, possibly driving the bucket
+negative, so packets larger than the burst still pass and the long-run rate is exact.  The
+engine never busy-waits: :meth:`ready_at` says when the next packet may leave.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["TokenBucket"]
+
+
+class TokenBucket:
+    """Byte-granular token bucket driven by the caller's clock."""
+
+    __slots__ = ("_last", "_tokens", "burst", "rate")
+
+    def __init__(self, rate_bytes_per_sec: float, burst_bytes: float, now: float = 0.0) -> None:
+        self.rate = float(rate_bytes_per_sec)
+        self.burst = float(burst_bytes)
+        self._tokens = self.burst  # starts full, as OpenPGM's
+        self._last = now
+
+    def _refill(self, now: float) -> None:
+        if now > self._last:
+            t = self._tokens + (now - self._last) * self.rate
+            self._tokens = t if t < self.burst else self.burst
+            self._last = now
+
+    def try_consume(self, cost: int, now: float) -> bool:
+        """Take ``cost`` bytes if the bucket is not in debt; False means wait (:meth:`ready_at`)."""
+        if now > self._last:
+            t = self._tokens + (now - self._last) * self.rate
+            self._tokens = t if t < self.burst else self.burst
+            self._last = now
+        if self._tokens < 0:
+            return False
+        self._tokens -= cost
+        return True
+
+    def ready_at(self, now: float) -> float:
+        """Earliest time a packet may leave (``now`` if one may leave now)."""
+        self._refill(now)
+        if self._tokens >= 0:
+            return now
+        t = self._last + (-self._tokens) / self.rate
+        # A deficit smaller than the clock's resolution must still move time forward, or the
+        # caller would spin at ``now``.
+        return t if t > self._last else math.nextafter(self._last, math.inf)
+
+    @property
+    def tokens(self) -> float:
+        """Bytes currently in the bucket (negative: in debt)."""
+        return self._tokens
