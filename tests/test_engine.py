@@ -535,3 +535,60 @@ def test_property_exhausted_retries_report_exactly_the_missing(
         assert lost <= set(range(0, last_sqn + 1)), "loss reported for data never sent"
         ends = [e.reason for e in w.rx_nodes[i].events if isinstance(e, SessionEnded)]
         assert ends == ["fin"]
+
+
+def test_no_fin_spm_while_data_is_still_queued() -> None:
+    # A slow source closes with data queued: OPT_FIN goes on the last ODATA and on SPMs only
+    # after it; an earlier FIN SPM would make receivers end the session at a premature lead.
+    cfg = SourceConfig(rate_bps=200_000, window_secs=30, linger_secs=5, spm_heartbeats=(0.005,))
+    w = make_world(1, seed=15, source_config=cfg, link=Link(delay=0.001))
+    msgs = messages(10, 30, max_size=1000)
+    w.send_all(msgs)  # closes at once, with ~1 s of data still queued at 200 kbit/s
+    w.run_until_ended(limit=20)
+    last_odata = max(t for t, _ in w.packets(w.src_node, "ODATA"))
+    assert last_odata > 0.5
+    spms = w.packets(w.src_node, "SPM")
+    assert any(0.01 < t < last_odata for t, _ in spms)  # heartbeats while data was queued
+    for t, spm in spms:
+        assert (spm.option(wire.OptFin) is not None) == (t >= last_odata), t
+    _assert_all_delivered(w, msgs)
+
+
+def test_checksum_verification_can_be_turned_off_for_udp() -> None:
+    good = _odata(b"abcdef", 1000, 0, b"payload")
+    bad = good[:6] + b"\x00\x01" + good[8:]
+    strict = Receiver(group=GROUP4, rng=random.Random(1))
+    strict.receive(bad, SRC, 0.0, GRP)
+    assert strict.stats.malformed_packets == 1 and not strict.sessions
+    lax = Receiver(ReceiverConfig(verify_checksum=False), group=GROUP4, rng=random.Random(1))
+    lax.receive_many([(bad, SRC, GRP)], 0.0)
+    events = []
+    while (e := lax.next_event()) is not None:
+        events.append(e)
+    assert [e.data for e in events if isinstance(e, DataReceived)] == [b"payload"]
+
+
+def test_receive_many_equals_receive() -> None:
+    w1 = make_world(1, seed=16)
+    msgs = messages(11, 50, max_size=3000)
+    w1.send_all(msgs)
+    w1.run_until_ended()
+    # replay exactly what the source sent into two fresh receivers, one packet at a time and
+    # in one batch, with a few packets missing and some reordered
+    pkts = [e.data for e in list(w1.net.trace) if e.src is w1.src_node]
+    del pkts[7], pkts[20]
+    pkts[30], pkts[31] = pkts[31], pkts[30]
+    a = Receiver(group=GROUP4, rng=random.Random(5))
+    b = Receiver(group=GROUP4, rng=random.Random(5))
+    for p in pkts:
+        a.receive(p, SRC, 1.0, GRP)
+    b.receive_many([(p, SRC, GRP) for p in pkts], 1.0)
+
+    def drain(r: Receiver) -> list[object]:
+        out = []
+        while (e := r.next_event()) is not None:
+            out.append(e)
+        return out
+
+    assert drain(a) == drain(b)
+    assert a.next_timer() == b.next_timer()

@@ -6,6 +6,7 @@ are the 32-bit numbers seen on the wire.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..wire import NLA, TSI
@@ -134,3 +135,29 @@ class RepairSent(Event):
     """The session."""
     sqn: int
     """The repaired sequence number."""
+
+
+def _fast_data_received() -> Callable[[TSI, bytes, int], DataReceived]:
+    """Build :class:`DataReceived` without the frozen-dataclass ``__init__`` (3x faster).
+
+    The receiver creates one per message on its hot path; this sets the three slots through
+    their descriptors, which is what the generated ``__init__`` does less directly.  The
+    result is an ordinary frozen ``DataReceived``.
+    """
+    new = object.__new__
+    set_tsi = DataReceived.tsi.__set__  # type: ignore[attr-defined,misc]
+    set_data = DataReceived.data.__set__  # type: ignore[attr-defined,misc]
+    set_sqn = DataReceived.sqn.__set__  # type: ignore[attr-defined,misc]
+
+    def make(tsi: TSI, data: bytes, sqn: int) -> DataReceived:
+        o = new(DataReceived)
+        set_tsi(o, tsi)
+        set_data(o, data)
+        set_sqn(o, sqn)
+        return o
+
+    return make
+
+
+#: ``data_received(tsi, data, sqn)`` -> DataReceived, for hot paths.
+data_received = _fast_data_received()

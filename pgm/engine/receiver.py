@@ -35,6 +35,7 @@ import heapq
 import os
 import random
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from itertools import count
 from typing import Any
@@ -51,6 +52,7 @@ from .events import (
     SessionEnded,
     SessionStarted,
     UnrecoverableLoss,
+    data_received,
 )
 from .source import Outgoing
 
@@ -131,7 +133,8 @@ class SessionStats:
     apdus_delivered: int = 0
     """Messages delivered."""
     window_samples: int = 0
-    """Samples behind the window-occupancy average (one per data packet)."""
+    """Data packets that sampled the window occupancy (lead - next + 1); the others took the
+    in-order path, where the occupancy is 1."""
     window_sum: int = 0
     """Sum of window-occupancy samples."""
     window_min: int = 0
@@ -211,13 +214,14 @@ class Session:
         self.rst = False
         self.last_heard = now
         self.spmr_at: float | None = None
+        self.sched: float | None = None  # deadline last pushed to the receiver's timer heap
         self.ended = False
         # APDU assembly in progress at the head: position and bytes gathered so far
         self.frag_pos = 0
         self.frag_acc = 0
         self.started_at = now
         self.rate_mark = now
-        self.rate_bytes = 0
+        self.rate_bytes = 0  # total_bytes_received at rate_mark
         self.rate_last = 0.0
 
     # -- helpers ------------------------------------------------------------------------------
@@ -244,8 +248,9 @@ class Session:
         el = now - self.started_at
         overall = self.stats.total_bytes_received * 8 / 1000 / el if el > 0 else 0.0
         if now - self.rate_mark >= 1.0:
-            self.rate_last = self.rate_bytes * 8 / 1000 / (now - self.rate_mark)
-            self.rate_bytes = 0
+            total = self.stats.total_bytes_received
+            self.rate_last = (total - self.rate_bytes) * 8 / 1000 / (now - self.rate_mark)
+            self.rate_bytes = total  # total at the mark
             self.rate_mark = now
         return overall, self.rate_last
 
@@ -254,8 +259,10 @@ class Session:
         d: dict[str, Any] = {f.name: getattr(self.stats, f.name) for f in fields(self.stats)}
         pending, outstanding = self.nak_counts()
         overall, last = self.rates_kbps(now)
-        st = self.stats
+        lo, hi = self.window_min_max()
         d.update(
+            window_min=lo,
+            window_max=hi,
             trail=self.trail,
             lead=self.lead,
             next=self.next,
@@ -263,11 +270,31 @@ class Session:
             outstanding_naks=outstanding,
             first_nak=self.first_nak(),
             buffered_packets=len(self.buf),
-            window_average=(st.window_sum // st.window_samples) if st.window_samples else 0,
+            window_average=self.window_average(),
             rate_kbps_overall=overall,
             rate_kbps_last=last,
         )
         return d
+
+    def _in_order(self) -> int:
+        st = self.stats
+        return st.odata_packets_received + st.rdata_packets_received - st.window_samples
+
+    def window_average(self) -> int:
+        """Average sequences in the window over all data packets (RM AverageSequencesInWindow)."""
+        st = self.stats
+        fast = self._in_order()
+        n = st.window_samples + fast
+        return (st.window_sum + fast) // n if n else 0
+
+    def window_min_max(self) -> tuple[int, int]:
+        """(min, max) sequences in the window seen (RM Min/MaxSequencesInWindow)."""
+        st = self.stats
+        lo, hi = st.window_min, st.window_max
+        if self._in_order():
+            lo = 1 if not st.window_samples else min(lo, 1)
+            hi = max(hi, 1)
+        return lo, hi
 
     def next_deadline(self) -> float | None:
         t: float | None = None
@@ -318,6 +345,9 @@ class Receiver:
         c = self.config
         self._bo_lo = c.nak_bo_min
         self._bo_span = c.nak_bo_ivl - c.nak_bo_min
+        self._max_window = c.max_window_sqns
+        self._dst_ok: object = self.group
+        self._dport_b = dport.to_bytes(2, "big")
 
     # -- sans-I/O interface -------------------------------------------------------------------
 
@@ -337,8 +367,14 @@ class Receiver:
         h = self._timers
         while h:
             d, _, s = h[0]
-            if s.ended or s.next_deadline() != d:
-                heapq.heappop(h)  # stale entry
+            if s.ended:
+                heapq.heappop(h)
+                continue
+            if s.next_deadline() != d:
+                heapq.heappop(h)  # stale: the session's deadline moved
+                if s.sched == d:
+                    s.sched = None
+                self._schedule(s)
                 continue
             t = d
             break
@@ -361,7 +397,9 @@ class Receiver:
         h = self._timers
         due: list[Session] = []
         while h and h[0][0] <= now:
-            _, _, s = heapq.heappop(h)
+            d, _, s = heapq.heappop(h)
+            if s.sched == d:
+                s.sched = None
             if not s.ended and s not in due:
                 due.append(s)
         for s in due:
@@ -379,26 +417,125 @@ class Receiver:
             else:
                 self._push_expiry(s)
 
+    def receive_many(self, items: Iterable[tuple[bytes, NLA, NLA | None]], now: float) -> None:
+        """Take a batch of ``(datagram, src, dst)`` heard at ``now`` (the I/O drivers drain a
+        socket into one batch).  Same effect as :meth:`receive` on each, in order; the common
+        case — the next in-order message of a known session — runs with its lookups hoisted
+        out of the loop."""
+        self._now = now
+        sessions_get = self.sessions.get
+        decode = wire.decode_data
+        append = self._events.append
+        make = data_received
+        dport_b = self._dport_b
+        verify = self.config.verify_checksum
+        slow = self.receive
+        for datagram, src, dst in items:
+            if (
+                len(datagram) < 24
+                or (datagram[4] != wire.TYPE_ODATA and datagram[4] != wire.TYPE_RDATA)
+                or datagram[2:4] != dport_b
+                or (dst is not None and dst is not self._dst_ok)
+            ):
+                slow(datagram, src, now, dst)
+                continue
+            s = sessions_get((datagram[8:14], datagram[0] << 8 | datagram[1]))  # type: ignore[call-overload]
+            if s is None or s.buf:
+                slow(datagram, src, now, dst)
+                continue
+            try:
+                tbyte, sqn, trail, opts, payload = decode(datagram, verify)
+            except wire.PacketError:
+                self.stats.malformed_packets += 1
+                continue
+            ref = s.lead
+            d = (sqn - ref) & _M32
+            d2 = (trail - ref) & _M32
+            trail_u = ref + (d2 - _WRAP if d2 >= _HALF else d2)
+            if opts or d != 1 or ref + 1 != s.next or trail_u > s.trail:
+                s.last_heard = now
+                self._on_data(
+                    s, sqn, trail, tbyte == wire.TYPE_RDATA, opts, payload, len(datagram), now
+                )
+                continue
+            # In-order fast path, as in receive().
+            s.last_heard = now
+            s.lead = ref + 1
+            s.next = ref + 2
+            st = s.stats
+            st.total_bytes_received += len(datagram)
+            if tbyte == wire.TYPE_RDATA:
+                st.rdata_packets_received += 1
+            else:
+                st.odata_packets_received += 1
+            st.data_bytes_received += len(payload)
+            st.apdus_delivered += 1
+            append(make(s.tsi, payload, sqn))
+            if s.fin is not None and ref + 1 >= s.fin:
+                self._end(s, "fin", now)
+
     def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
         """Take one PGM packet heard on the group (or unicast to this host)."""
         self._now = now
+        if dst is not None and dst is not self._dst_ok:
+            if dst == self.group:
+                self._dst_ok = dst  # the transport tends to pass the same object every time
+            elif dst.is_multicast:
+                self.stats.wrong_group += 1
+                return
+        tbyte = datagram[4] if len(datagram) > 4 else -1
+        if tbyte == wire.TYPE_ODATA or tbyte == wire.TYPE_RDATA:
+            # Hot path: decode without building a packet object.
+            try:
+                _t, sqn, trail, opts, payload = wire.decode_data(
+                    datagram, self.config.verify_checksum
+                )
+            except wire.PacketError:
+                self.stats.malformed_packets += 1
+                return
+            if datagram[2:4] != self._dport_b:
+                self.stats.wrong_port += 1
+                return
+            key = (datagram[8:14], datagram[0] << 8 | datagram[1])
+            s = self.sessions.get(key)  # type: ignore[call-overload]
+            if s is None:
+                s = self._session(TSI(*key), src, now, create=True)
+                if s is None:
+                    return
+            else:
+                s.last_heard = now
+                if not opts and not s.buf:
+                    # In-order fast path (nearly all traffic): the very next message, whole,
+                    # nothing held.  Same rules as _on_data, inlined.
+                    ref = s.lead
+                    d = (sqn - ref) & _M32
+                    d2 = (trail - ref) & _M32
+                    trail_u = ref + (d2 - _WRAP if d2 >= _HALF else d2)
+                    if d == 1 and ref + 1 == s.next and trail_u <= s.trail:
+                        st = s.stats
+                        s.lead = ref + 1
+                        s.next = ref + 2
+                        st.total_bytes_received += len(datagram)
+                        if tbyte == wire.TYPE_RDATA:
+                            st.rdata_packets_received += 1
+                        else:
+                            st.odata_packets_received += 1
+                        st.data_bytes_received += len(payload)
+                        st.apdus_delivered += 1
+                        self._events.append(data_received(s.tsi, payload, sqn))
+                        if s.fin is not None and ref + 1 >= s.fin:
+                            self._end(s, "fin", now)
+                        return
+            rdata = tbyte == wire.TYPE_RDATA
+            self._on_data(s, sqn, trail, rdata, opts, payload, len(datagram), now)
+            return
         try:
-            pkt = wire.parse(datagram)
+            pkt = wire.parse(datagram, verify=self.config.verify_checksum)
         except wire.PacketError:
             self.stats.malformed_packets += 1
             return
         t = type(pkt)
-        if dst is not None and dst.is_multicast and dst != self.group:
-            self.stats.wrong_group += 1
-            return
-        if t is wire.ODATA or t is wire.RDATA:
-            if pkt.destination_port != self.dport:
-                self.stats.wrong_port += 1
-                return
-            s = self._session(pkt.tsi, src, now, create=True)
-            if s is not None:
-                self._on_data(s, pkt, len(datagram), now)  # type: ignore[arg-type]
-        elif t is wire.SPM:
+        if t is wire.SPM:
             if pkt.destination_port != self.dport:
                 self.stats.wrong_port += 1
                 return
@@ -454,9 +591,11 @@ class Receiver:
         heapq.heappush(self._expiry, (s.last_heard + self.config.peer_expiry, next(self._seq), s))
 
     def _schedule(self, s: Session) -> None:
+        """Make sure the session's earliest deadline is in the timer heap (once)."""
         d = s.next_deadline()
-        if d is not None:
+        if d is not None and d != s.sched:
             heapq.heappush(self._timers, (d, next(self._seq), s))
+            s.sched = d
 
     def _end(self, s: Session, reason: str, now: float) -> None:
         if s.ended:
@@ -485,31 +624,58 @@ class Receiver:
         s.trail = trail
         s.lost_below = first
 
-    def _on_data(self, s: Session, pkt: wire.DataPacket, size: int, now: float) -> None:
+    def _on_data(
+        self,
+        s: Session,
+        sqn32: int,
+        trail32: int,
+        rdata: bool,
+        opts: list[wire.Option],
+        data: bytes,
+        size: int,
+        now: float,
+    ) -> None:
         st = s.stats
         st.total_bytes_received += size
-        s.rate_bytes += size
         if not s.started:
             # RFC 3208 §6.1 / OpenPGM: the first data packet starts the window at its SQN.
-            s.lead = pkt.data_sqn - 1  # unwrap reference
-            first = pkt.data_sqn
-            self._start(s, first, s.unwrap(pkt.data_trail))
+            s.lead = sqn32 - 1  # unwrap reference
+            self._start(s, sqn32, s.unwrap(trail32))
             if not s.have_spm and s.spmr_at is None:
                 # App. C: ask for an SPM (we need its path NLA to NAK) after a random wait.
                 s.spmr_at = now + self.rng.random() * self.config.spmr_bo_ivl
                 self._schedule(s)
-        sqn = s.unwrap(pkt.data_sqn)
-        self._advance_trail(s, s.unwrap(pkt.data_trail), now)
-        if s.ended:
+        # Unwrap against the leading edge (32-bit circular arithmetic, inlined).
+        ref = s.lead
+        d = (sqn32 - ref) & _M32
+        sqn = ref + (d - _WRAP if d >= _HALF else d)
+        d = (trail32 - ref) & _M32
+        trail = ref + (d - _WRAP if d >= _HALF else d)
+        if trail > s.trail:
+            self._advance_trail(s, trail, now)
+            if s.ended:
+                return
+        if sqn == ref + 1 and sqn == s.next and not opts and not s.buf:
+            # Fast path (nearly all traffic): the next message, whole, in order, nothing held.
+            s.lead = sqn
+            s.next = sqn + 1
+            if rdata:
+                st.rdata_packets_received += 1
+            else:
+                st.odata_packets_received += 1
+            st.data_bytes_received += len(data)
+            st.apdus_delivered += 1
+            self._events.append(data_received(s.tsi, data, sqn32))
+            if s.fin is not None and sqn >= s.fin:
+                self._end(s, "fin", now)
             return
         if sqn < s.next or sqn in s.buf:
             st.duplicate_data_packets += 1
             return
-        if sqn - s.next >= self.config.max_window_sqns:
+        if sqn - s.next >= self._max_window:
             st.out_of_window += 1
             return
         frag: wire.OptFragment | None = None
-        opts = pkt.options
         fin = False
         if opts:
             for o in opts:
@@ -518,7 +684,6 @@ class Receiver:
                     frag = o  # type: ignore[assignment]
                 elif t is wire.OptFin:
                     fin = True
-        data = pkt.data
         n = len(data)
         if frag is not None:
             first = s.unwrap(frag.first_sqn)
@@ -538,7 +703,7 @@ class Receiver:
             nak = s.naks.pop(sqn, None)
             if nak is None:
                 s.lost.pop(sqn, None)  # arrived after being given up: deliver it after all
-        if type(pkt) is wire.RDATA:
+        if rdata:
             st.rdata_packets_received += 1
         else:
             st.odata_packets_received += 1
@@ -551,15 +716,6 @@ class Receiver:
             st.window_max = occ
         st.window_samples += 1
         st.window_sum += occ
-        if sqn == s.next and frag is None and not s.buf:
-            # Fast path: the next message, whole, nothing held.
-            s.next = sqn + 1
-            st.data_bytes_received += n
-            st.apdus_delivered += 1
-            self._events.append(DataReceived(s.tsi, data, sqn & _M32))
-            if s.fin is not None and s.next > s.fin:
-                self._end(s, "fin", now)
-            return
         s.buf[sqn] = rx
         s.buf_bytes += n
         self._deliver(s)
@@ -573,7 +729,6 @@ class Receiver:
             return
         st.spms_received += 1
         st.total_bytes_received += size
-        s.rate_bytes += size
         s.have_spm = True
         s.spm_sqn = spm.spm_sqn
         s.nak_dst = spm.path_nla
@@ -714,12 +869,11 @@ class Receiver:
             nak = naks.get(sqn)
             if nak is None or nak.state != NakState.BACK_OFF or nak.deadline != d:
                 continue
-            if s.nak_dst is None:
-                # No SPM yet, so nowhere to send a NAK: count it as an unanswered one.
-                nak.state = NakState.WAIT_NCF
-                self._transition(s, sqn, nak, "timer", now)
-                continue
-            to_send.append(sqn)
+            if s.nak_dst is not None:
+                to_send.append(sqn)
+            # Without an SPM there is nowhere to send the NAK (RFC 3208 §6.3: no NAKs before an
+            # SPM); it is treated as sent and unanswered, so the SPMR has NAK_RPT_IVL per retry
+            # to bring the SPM in before the gap is given up.
             self._transition(s, sqn, nak, "timer", now)
         for q in (s.wait_ncf, s.wait_data):
             while q and q[0][0] <= now:

@@ -40,7 +40,7 @@ from typing import Any
 
 from .. import wire
 from ..wire import NLA, TSI, as_nla
-from ..wire.checksum import partial_sum
+from ..wire.checksum import _mod, partial_sum
 from .config import SourceConfig
 from .errors import ConfigError, NotConnected, WouldBlock
 from .events import Event, NakReceived, RepairSent, SourceClosed
@@ -112,7 +112,13 @@ class _Tx:
         self.fin = False
         self.sent_at = 0.0
         self.repairs = 0
-        self._build()
+        if frag is None:
+            # The common case inlined: no options, so the checksum part is the data's alone.
+            n = len(data)
+            self.opts = b""
+            self.psum = _mod(int.from_bytes(data, "big") << (8 if n & 1 else 0), n + 1)
+        else:
+            self._build()
 
     def _build(self) -> None:
         opts = b""
@@ -414,56 +420,74 @@ class Source:
             out.append((self._build_spm(now), group, None))
         bucket = self._bucket
         overhead = self._overhead
-        while True:
-            if self._spm_due:
-                pkt = self._build_spm(now, count=False)
-                if not bucket.try_consume(len(pkt) + overhead, now):
-                    break
-                self._count_spm(pkt, now)
-                self._spm_due = 0
-                out.append((pkt, group, None))
-            elif self._repairs:
-                sqn = next(iter(self._repairs))
-                tx = self._txw.get(sqn)
-                if tx is None:  # the trail passed it while queued
-                    del self._repairs[sqn]
-                    continue
-                if not bucket.try_consume(24 + len(tx.opts) + len(tx.data) + overhead, now):
-                    break
-                del self._repairs[sqn]
-                out.append((self._build_data(tx, 0x05), group, None))
-                tx.repairs += 1
-                st = self.stats
-                st.repair_packets_sent += 1
-                st.total_bytes_sent += 24 + len(tx.opts) + len(tx.data)
-                self._data_sent(now)
-                if self.config.trace_events:
-                    self._events.append(RepairSent(self.tsi, sqn & _M32))
-            elif self._pending and self._window_has_room():
-                tx = self._pending[0]
-                size = 24 + len(tx.opts) + len(tx.data)
-                if not bucket.try_consume(size + overhead, now):
-                    break
-                self._pending.popleft()
-                self._pending_bytes -= len(tx.data)
-                self._lead = tx.sqn
-                tx.sent_at = now
-                self._txw[tx.sqn] = tx
-                self._txw_order.append(tx)
-                self._txw_bytes += len(tx.data)
-                out.append((self._build_data(tx, 0x04), group, None))
-                st = self.stats
-                st.odata_packets_sent += 1
-                st.data_bytes_sent += len(tx.data)
-                st.total_bytes_sent += size
-                self._rate_bytes += size
-                self._data_sent(now)
-                if self._advance_at is None:
-                    self._advance_at = now + self._adv_step
-                if self._state == "closing" and not self._pending:
-                    self._start_linger(now)
-            else:
+        if self._spm_due:
+            pkt = self._build_spm(now, count=False)
+            if not bucket.try_consume(len(pkt) + overhead, now):
+                return out
+            self._count_spm(pkt, now)
+            self._spm_due = 0
+            out.append((pkt, group, None))
+        st = self.stats
+        repairs = self._repairs
+        while repairs:
+            sqn = next(iter(repairs))
+            tx = self._txw.get(sqn)
+            if tx is None:  # the trail passed it while queued
+                del repairs[sqn]
+                continue
+            size = 24 + len(tx.opts) + len(tx.data)
+            if not bucket.try_consume(size + overhead, now):
+                return out
+            del repairs[sqn]
+            out.append((self._build_data(tx, 0x05), group, None))
+            tx.repairs += 1
+            st.repair_packets_sent += 1
+            st.total_bytes_sent += size
+            self._data_sent(now)
+            if self.config.trace_events:
+                self._events.append(RepairSent(self.tsi, sqn & _M32))
+        pend = self._pending
+        if not pend:
+            return out
+        # ODATA, the bulk: a tight loop with the bookkeeping summed up afterwards.
+        txw = self._txw
+        order = self._txw_order
+        wbytes = self._window_bytes
+        txw_bytes = self._txw_bytes
+        build = self._build_data
+        consume = bucket.try_consume
+        count = data_bytes = wire_bytes = 0
+        tx = None
+        while pend:
+            tx = pend[0]
+            n = len(tx.data)
+            if txw_bytes + n > wbytes and txw:
+                break  # window full: wait for the trailing edge to advance
+            size = 24 + len(tx.opts) + n
+            if not consume(size + overhead, now):
                 break
+            pend.popleft()
+            tx.sent_at = now
+            txw[tx.sqn] = tx
+            order.append(tx)
+            txw_bytes += n
+            out.append((build(tx, 0x04), group, None))
+            count += 1
+            data_bytes += n
+            wire_bytes += size
+            self._lead = tx.sqn
+        if count:
+            self._txw_bytes = txw_bytes
+            self._pending_bytes -= data_bytes
+            st.odata_packets_sent += count
+            st.data_bytes_sent += data_bytes
+            st.total_bytes_sent += wire_bytes
+            self._rate_bytes += wire_bytes
+            self._data_sent(now)
+            if self._advance_at is None:
+                self._advance_at = now + self._adv_step
+            if self._state == "closing" and not pend:
+                self._start_linger(now)
         return out
 
     # -- internals -----------------------------------------------------------------------------
@@ -503,7 +527,8 @@ class Source:
         opts: list[wire.Option] = []
         if self._rst:
             opts.append(wire.OptRst(n=True))
-        elif self._state in ("closing", "lingering"):
+        elif self._state == "lingering":
+            # Only once the last data is out: a FIN SPM's lead is the session's last SQN.
             opts.append(wire.OptFin())
         pkt = wire.SPM(
             source_port=self.sport,

@@ -87,6 +87,7 @@ from .packets import (
     DataPacket,
     NakPacket,
     Packet,
+    decode_data,
     encode_data,
     parse,
 )
@@ -179,6 +180,7 @@ __all__ = [
     "as_nla",
     "checksum",
     "checksum_add",
+    "decode_data",
     "decode_nla",
     "decode_options",
     "encode_data",

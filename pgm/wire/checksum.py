@@ -27,15 +27,16 @@ def _mod(v: int, nbytes: int) -> int:
     if nbytes < 256:
         return v % _M
     k = (nbytes << 2) & ~15
-    m = _MASKS.get(k)
-    if m is None:
-        m = _MASKS[k] = (1 << k) - 1
+    m = _MASKS.get(k) or _mask(k)
     v = (v >> k) + (v & m)
     k = (k >> 1) & ~15
-    m = _MASKS.get(k)
-    if m is None:
-        m = _MASKS[k] = (1 << k) - 1
+    m = _MASKS.get(k) or _mask(k)
     return ((v >> k) + (v & m)) % _M
+
+
+def _mask(k: int) -> int:
+    m = _MASKS[k] = (1 << k) - 1
+    return m
 
 
 def partial_sum(data: bytes | bytearray | memoryview) -> int:

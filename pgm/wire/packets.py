@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
-from .checksum import _mod, verify_checksum
+from .checksum import _MASKS, _mask, _mod, verify_checksum
 from .checksum import checksum as _checksum
 from .errors import (
     BadChecksum,
@@ -434,17 +434,36 @@ def encode_data(
     """
     if options:
         flags |= FLAG_PRESENT
-    hdr = _DATA.pack(source_port, destination_port, type_, flags, 0, gsi, len(data), sqn, trail)
-    if not with_checksum:
-        return hdr + options + data
-    head = hdr + options
-    # Header (24 bytes) and options (a multiple of 4) are even, so the data starts at an even
-    # offset and the sums simply add (checksum.py).
     n = len(data)
-    v = int.from_bytes(head, "big") + (int.from_bytes(data, "big") << (8 if n & 1 else 0))
-    s = _mod(v, n + 1)
+    if not with_checksum:
+        return (
+            _DATA.pack(source_port, destination_port, type_, flags, 0, gsi, n, sqn, trail)
+            + options
+            + data
+        )
+    # The header's one's complement sum from its fields, plus the options' and the data's (both
+    # start at even offsets: the header is 24 bytes, options a multiple of 4), so the packet is
+    # packed once with its checksum in place.
+    s = (
+        source_port
+        + destination_port
+        + (type_ << 8 | flags)
+        + (gsi[0] << 8 | gsi[1])
+        + (gsi[2] << 8 | gsi[3])
+        + (gsi[4] << 8 | gsi[5])
+        + n
+        + (sqn >> 16)
+        + (sqn & 0xFFFF)
+        + (trail >> 16)
+        + (trail & 0xFFFF)
+        + _mod(int.from_bytes(data, "big") << (8 if n & 1 else 0), n + 1)
+    )
+    if options:
+        s += int.from_bytes(options, "big")
+    s %= 0xFFFF
     cs = 0xFFFF - s if s else 0xFFFF
-    return head[:6] + cs.to_bytes(2, "big") + head[8:] + data
+    hdr = _DATA.pack(source_port, destination_port, type_, flags, cs, gsi, n, sqn, trail)
+    return hdr + options + data if options else hdr + data
 
 
 # -- parsing ---------------------------------------------------------------------------------
@@ -463,6 +482,52 @@ def _need(buf: bytes, n: int, name: str) -> None:
         raise TruncatedPacket(f"{name} needs at least {n} bytes, datagram has {len(buf)}")
 
 
+def decode_data(buf: bytes, verify: bool = True) -> tuple[int, int, int, list[Option], bytes]:
+    """Decode an ODATA/RDATA packet without building an object (the receive hot path).
+
+    Returns ``(type, data_sqn, data_trail, options, tsdu)``; the header fields are the caller's
+    to read (``buf[0:16]``).  Performs every check :func:`parse` does for data packets and
+    raises the same :class:`~pgm.wire.errors.PacketError` subclasses.
+    """
+    n = len(buf)
+    if n < 24:
+        raise TruncatedPacket(f"data packet of {n} bytes is shorter than its 24-byte header")
+    tbyte = buf[4]
+    if tbyte != TYPE_ODATA and tbyte != TYPE_RDATA:
+        raise UnknownPacketType(f"type 0x{tbyte:02x} is not ODATA/RDATA")
+    if verify:
+        if not (buf[6] or buf[7]):
+            # RFC 3208 §8: the checksum is mandatory on data; OpenPGM drops data without one.
+            raise MissingChecksum(f"{_NAMES[tbyte]} without checksum")
+        v = int.from_bytes(buf, "big")
+        if n & 1:
+            v <<= 8
+        if n >= 256:  # fold twice first (see checksum._mod), inlined on this hot path
+            k = (n << 2) & ~15
+            m = _MASKS.get(k) or _mask(k)
+            v = (v >> k) + (v & m)
+            k = (k >> 1) & ~15
+            m = _MASKS.get(k) or _mask(k)
+            v = (v >> k) + (v & m)
+        if not v or v % 0xFFFF:
+            cs = buf[6] << 8 | buf[7]
+            raise BadChecksum(f"{_NAMES[tbyte]} checksum 0x{cs:04x} does not verify")
+    if buf[5] & FLAG_PRESENT:
+        opts, off = decode_options(buf, 24)
+    else:
+        opts, off = [], 24
+    tsdu_length = buf[14] << 8 | buf[15]
+    if n - off != tsdu_length:
+        raise BadLength(
+            f"{_NAMES[tbyte]} TSDU length {tsdu_length} but {n - off} data bytes follow"
+        )
+    sqn, trail = _SQN_TRAIL.unpack_from(buf, 16)
+    return tbyte, sqn, trail, opts, buf[off:]
+
+
+_NAMES = {TYPE_ODATA: "ODATA", TYPE_RDATA: "RDATA"}
+
+
 def parse(data: bytes | bytearray | memoryview, *, verify: bool = True) -> Packet:
     """Parse one PGM packet (starting at the PGM header: IP/UDP headers already removed).
 
@@ -475,24 +540,8 @@ def parse(data: bytes | bytearray | memoryview, *, verify: bool = True) -> Packe
         raise TruncatedPacket(f"{n} bytes is shorter than the 16-byte PGM header")
     sport, dport, tbyte, flags, csum, gsi, tsdu_length = _HEADER.unpack_from(buf)
     if (tbyte in (TYPE_ODATA, TYPE_RDATA)) and n >= 24:
-        # Fast path for data, the bulk of all traffic: same checks, fewer calls.
-        if verify:
-            if not csum:
-                # RFC 3208 §8: the checksum is mandatory on data; OpenPGM drops data without one.
-                raise MissingChecksum(f"{_TYPES[tbyte].NAME} without checksum")
-            v = int.from_bytes(buf, "big")
-            if n & 1:
-                v <<= 8
-            if not v or _mod(v, n + 1):
-                raise BadChecksum(f"{_TYPES[tbyte].NAME} checksum 0x{csum:04x} does not verify")
-        if flags & FLAG_PRESENT:
-            opts, off = decode_options(buf, 24)
-        else:
-            opts, off = [], 24
-        if n - off != tsdu_length:
-            raise BadLength(
-                f"{_TYPES[tbyte].NAME} TSDU length {tsdu_length} but {n - off} data bytes follow"
-            )
+        # Fast path for data, the bulk of all traffic.
+        _t, sqn, trail, opts, payload = decode_data(buf, verify)
         p = _new(ODATA if tbyte == TYPE_ODATA else RDATA)
         p.source_port = sport
         p.destination_port = dport
@@ -503,8 +552,9 @@ def parse(data: bytes | bytearray | memoryview, *, verify: bool = True) -> Packe
         p.network = bool(flags & FLAG_NETWORK)
         p.reserved_flags = flags & _FLAG_RESERVED
         p.checksum = csum
-        p.data_sqn, p.data_trail = _SQN_TRAIL.unpack_from(buf, 16)
-        p.data = buf[off:]
+        p.data_sqn = sqn
+        p.data_trail = trail
+        p.data = payload
         return p
     if tbyte >> 6:
         raise BadVersion(f"PGM version {tbyte >> 6}; only version 0 exists (RFC 3208 §8)")
