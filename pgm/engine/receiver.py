@@ -336,6 +336,8 @@ class Receiver:
         self.stats = ReceiverStats()
         self.sessions: dict[TSI, Session] = {}
         self._ended: OrderedDict[TSI, float] = OrderedDict()
+        #: Sessions that ended, newest last (up to ``ended_memory``), for their final figures.
+        self.ended_sessions: OrderedDict[TSI, Session] = OrderedDict()
         self._events: deque[Event] = deque()
         self._out: list[Outgoing] = []
         self._timers: list[tuple[float, int, Session]] = []  # heap of per-session deadlines
@@ -610,8 +612,11 @@ class Receiver:
         s.buf.clear()
         del self.sessions[s.tsi]
         self._ended[s.tsi] = now
+        self.ended_sessions[s.tsi] = s
         while len(self._ended) > self.config.ended_memory:
             self._ended.popitem(last=False)
+        while len(self.ended_sessions) > self.config.ended_memory:
+            self.ended_sessions.popitem(last=False)
         self.stats.sessions_ended += 1
         self._events.append(SessionEnded(s.tsi, reason))
 

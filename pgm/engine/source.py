@@ -229,6 +229,7 @@ class Source:
         self._state = "open"  # open -> closing -> lingering -> closed
         self._rst = False
         self._linger_at: float | None = None
+        self._linger = cfg.effective_linger
         self._now = now
         self._started = now
         self._rate_bytes = 0  # for the "last" rate figure
@@ -314,10 +315,17 @@ class Source:
         self._pending_bytes += n
         return first & _M32
 
-    def close(self, now: float) -> None:
-        """End the session gracefully: OPT_FIN, then linger answering NAKs (RFC 3208 §5.4)."""
+    def close(self, now: float, linger: float | None = None) -> None:
+        """End the session gracefully: OPT_FIN, then linger answering NAKs (RFC 3208 §5.4).
+
+        ``linger`` overrides the config's ``linger_secs`` for this session.
+        """
         if self._state != "open":
             return
+        if linger is not None:
+            if linger < 0:
+                raise ValueError("linger must be >= 0")
+            self._linger = linger
         self._now = now
         self._state = "closing"
         if self._pending and self.config.fin_on_last_data:
@@ -340,7 +348,7 @@ class Source:
     def _start_linger(self, now: float) -> None:
         self._state = "lingering"
         self._spm_burst += self.config.spm_close_burst
-        self._linger_at = now + self.config.effective_linger
+        self._linger_at = now + self._linger
         self._hb_idx = 0
         self._hb_at = now + self.config.spm_heartbeats[0] if self.config.spm_heartbeats else None
 

@@ -1,0 +1,348 @@
+"""Sockets that carry PGM packets: raw IP protocol 113 and UDP encapsulation.
+
+Both present the same small interface to the I/O driver (:mod:`pgm.io`): ``send(packet, dst,
+ttl)``, ``recv_batch()`` (drain the socket until it would block, returning ``(packet, src, dst)``
+tuples with the PGM packet starting at its header), ``fileno()`` and ``close()``.
+
+**Raw IP** (RFC 3208 as specified): ``socket(AF_INET[6], SOCK_RAW, 113)``.  One raw socket sees
+every protocol-113 packet for the host, so the engine filters on group, port and TSI.  IPv4 raw
+sockets deliver the IP header (we read source and destination from it); IPv6 ones do not, so the
+destination comes from ``IPV6_PKTINFO``.  Needs root or CAP_NET_RAW.
+
+**UDP encapsulation** (OpenPGM/ZeroMQ ``epgm``, pgm-notes §3.4): the PGM packet is the UDP
+payload.  Multicast goes to group:port; NAKs and unicast SPMRs go to the SPM path NLA at the
+*same* port (OpenPGM with ucast port = mcast port, as ZeroMQ configures it).  Receivers bind the
+group address, the source binds the wildcard address: that way, on one host, unicast NAKs reach
+the source's socket and never a receiver's — the shared-port pitfall of OpenPGM/ZeroMQ (libzmq
+#104).  Several sources on one host must use different ports.  No privilege needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+import struct
+import sys
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+from .interfaces import Interface
+from .wire import NLA
+
+__all__ = ["IPPROTO_PGM", "RawTransport", "Transport", "UdpTransport", "open_transport"]
+
+IPPROTO_PGM = 113
+_MAX_BATCH = 512
+_BUF = 8 * 1024 * 1024
+
+# Linux values where the socket module lacks them
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+_SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
+_IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
+_IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+
+
+class Transport:
+    """Common parts: buffer sizing, address caches, multicast options."""
+
+    sock: socket.socket
+    kind = "?"
+
+    def __init__(self, group: NLA, iface: Interface, ttl: int, loop: bool) -> None:
+        self.group = group
+        self.iface = iface
+        self.v6 = isinstance(group, IPv6Address)
+        self.family = socket.AF_INET6 if self.v6 else socket.AF_INET
+        self.ttl = ttl
+        self.loop = loop
+        self.buffer_warning: str | None = None
+        self._addr_cache: dict[str, NLA] = {}
+        self.rx_bytes = 0
+        self.tx_errors = 0
+
+    # -- setup helpers --------------------------------------------------------------------------
+    def _size_buffers(self, size: int = _BUF) -> None:
+        """Large buffers: 1 Gbit/s overflows the usual 208 KiB default within milliseconds.
+        As root, *BUFFORCE bypasses net.core.rmem_max / wmem_max (pgm-notes §7)."""
+        s = self.sock
+        for force, plain, name in (
+            (_SO_RCVBUFFORCE, socket.SO_RCVBUF, "receive"),
+            (_SO_SNDBUFFORCE, socket.SO_SNDBUF, "send"),
+        ):
+            try:
+                s.setsockopt(socket.SOL_SOCKET, force, size)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    s.setsockopt(socket.SOL_SOCKET, plain, size)
+            got = s.getsockopt(socket.SOL_SOCKET, plain)
+            if got < size // 2 and name == "receive":
+                self.buffer_warning = (
+                    f"socket {name} buffer is {got} bytes (wanted {size}); raise "
+                    "net.core.rmem_max or run as root for high rates"
+                )
+
+    def _multicast_options(self) -> None:
+        s = self.sock
+        if self.v6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.iface.index)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, self.ttl)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, int(self.loop))
+        else:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, self.iface.address(4).packed)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, self.ttl)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, int(self.loop))
+
+    def join(self, iface: Interface) -> None:
+        """Join the group on ``iface`` (IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP by index)."""
+        if self.v6:
+            mreq = self.group.packed + struct.pack("@I", iface.index)
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        else:
+            mreq = self.group.packed + iface.address(4).packed
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+
+    def leave(self, iface: Interface) -> None:
+        """Leave the group on ``iface``."""
+        if self.v6:
+            mreq = self.group.packed + struct.pack("@I", iface.index)
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_LEAVE_GROUP, mreq)
+        else:
+            mreq = self.group.packed + iface.address(4).packed
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, mreq)
+
+    def _nla(self, text: str) -> NLA:
+        a = self._addr_cache.get(text)
+        if a is None:
+            if len(self._addr_cache) > 4096:
+                self._addr_cache.clear()
+            a = self._addr_cache[text] = ip_address(text.split("%")[0])
+        return a
+
+    def _ttl_once(self, ttl: int) -> None:
+        if self.v6:
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, ttl)
+        else:
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+
+    # -- I/O ---------------------------------------------------------------------------------
+    def fileno(self) -> int:
+        """The socket's descriptor (for select)."""
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        """Release the socket."""
+        self.sock.close()
+
+    def send(self, packet: bytes, dst: NLA, ttl: int | None = None) -> None:
+        """Send one PGM packet to ``dst`` (TTL override for this packet only)."""
+        raise NotImplementedError
+
+    def recv_batch(self) -> list[tuple[bytes, NLA, NLA | None]]:
+        """Everything queued on the socket now, as ``(pgm_packet, src, dst)``."""
+        raise NotImplementedError
+
+    def _sendto(self, packet: bytes, addr: tuple[object, ...], dst: NLA, ttl: int | None) -> None:
+        try:
+            if ttl is not None and dst.is_multicast:
+                self._ttl_once(ttl)
+                try:
+                    self.sock.sendto(packet, addr)
+                finally:
+                    self._ttl_once(self.ttl)
+            else:
+                self.sock.sendto(packet, addr)
+        except BlockingIOError:
+            # The send buffer is full: the packet is lost like on a congested link; PGM's
+            # NAK/RDATA recovers it.  Counted so it is never silent.
+            self.tx_errors += 1
+        except OSError as exc:
+            if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EPERM, errno.ENOBUFS):
+                self.tx_errors += 1
+            else:
+                raise
+
+
+class UdpTransport(Transport):
+    """PGM over UDP (see the module docstring)."""
+
+    kind = "udp"
+
+    def __init__(
+        self,
+        group: NLA,
+        port: int,
+        iface: Interface,
+        *,
+        receiver: bool,
+        ttl: int = 1,
+        loop: bool = True,
+        extra_ifaces: tuple[Interface, ...] = (),
+    ) -> None:
+        super().__init__(group, iface, ttl, loop)
+        self.port = port
+        self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
+        s = self.sock
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._size_buffers()
+        # Receivers bind the group (Linux filters on it; other systems need the wildcard);
+        # the source binds the wildcard address so unicast NAKs/SPMRs reach it.
+        if receiver and sys.platform.startswith("linux"):
+            bind_to = str(group)
+        else:
+            bind_to = "::" if self.v6 else "0.0.0.0"
+        s.bind((bind_to, port))
+        self._multicast_options()
+        if receiver:
+            for i in (iface, *extra_ifaces):
+                self.join(i)
+        s.setblocking(False)
+        self._sockaddr: dict[NLA, tuple[object, ...]] = {}
+        self.dst_known = receiver and sys.platform.startswith("linux")
+
+    def send(self, packet: bytes, dst: NLA, ttl: int | None = None) -> None:
+        addr = self._sockaddr.get(dst)
+        if addr is None:
+            if self.v6:
+                scope = self.iface.index if (dst.is_link_local or dst.is_multicast) else 0
+                addr = (str(dst), self.port, 0, scope)
+            else:
+                addr = (str(dst), self.port)
+            self._sockaddr[dst] = addr
+        self._sendto(packet, addr, dst, ttl)
+
+    def recv_batch(self) -> list[tuple[bytes, NLA, NLA | None]]:
+        out: list[tuple[bytes, NLA, NLA | None]] = []
+        recv = self.sock.recvfrom
+        nla = self._nla
+        dst = self.group if self.dst_known else None
+        n = 0
+        while n < _MAX_BATCH:
+            try:
+                data, addr = recv(65535)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:  # e.g. ICMP port unreachable reported on a later recv
+                if exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
+                    continue
+                raise
+            out.append((data, nla(addr[0]), dst))
+            self.rx_bytes += len(data)
+            n += 1
+        return out
+
+
+class RawTransport(Transport):
+    """PGM directly over IP, protocol 113 (see the module docstring)."""
+
+    kind = "raw"
+
+    def __init__(
+        self,
+        group: NLA,
+        iface: Interface,
+        *,
+        receiver: bool,
+        ttl: int = 1,
+        loop: bool = True,
+        extra_ifaces: tuple[Interface, ...] = (),
+    ) -> None:
+        super().__init__(group, iface, ttl, loop)
+        try:
+            self.sock = socket.socket(self.family, socket.SOCK_RAW, IPPROTO_PGM)
+        except PermissionError as exc:
+            raise PermissionError(
+                exc.errno,
+                "raw PGM sockets (IP protocol 113) need root or the CAP_NET_RAW capability; "
+                "run as root, grant CAP_NET_RAW (setcap cap_net_raw+ep on the interpreter), "
+                "or use UDP encapsulation (transport='udp' / --transport udp), which needs no "
+                "privileges",
+            ) from exc
+        s = self.sock
+        self._size_buffers()
+        self._multicast_options()
+        if self.v6:
+            s.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVPKTINFO, 1)
+        if receiver:
+            for i in (iface, *extra_ifaces):
+                self.join(i)
+        s.setblocking(False)
+        self._sockaddr: dict[NLA, tuple[object, ...]] = {}
+        self._cmsg_space = socket.CMSG_SPACE(20)
+
+    def send(self, packet: bytes, dst: NLA, ttl: int | None = None) -> None:
+        addr = self._sockaddr.get(dst)
+        if addr is None:
+            if self.v6:
+                scope = self.iface.index if (dst.is_link_local or dst.is_multicast) else 0
+                addr = (str(dst), 0, 0, scope)
+            else:
+                addr = (str(dst), 0)
+            self._sockaddr[dst] = addr
+        self._sendto(packet, addr, dst, ttl)
+
+    def recv_batch(self) -> list[tuple[bytes, NLA, NLA | None]]:
+        out: list[tuple[bytes, NLA, NLA | None]] = []
+        n = 0
+        if not self.v6:
+            recv = self.sock.recv
+            cache: dict[bytes, NLA] = {}
+            while n < _MAX_BATCH:
+                try:
+                    data = recv(65535)
+                except (BlockingIOError, InterruptedError):
+                    break
+                n += 1
+                # IPv4 raw sockets hand us the IP header: addresses from it, PGM after it.
+                if len(data) < 20 or data[9] != IPPROTO_PGM:
+                    continue
+                hl = (data[0] & 0x0F) * 4
+                s4 = data[12:16]
+                d4 = data[16:20]
+                src = cache.get(s4)
+                if src is None:
+                    src = cache[s4] = IPv4Address(s4)
+                dst = self.group if d4 == self.group.packed else cache.get(d4)
+                if dst is None:
+                    dst = cache[d4] = IPv4Address(d4)
+                self.rx_bytes += len(data)
+                out.append((data[hl:], src, dst))
+            return out
+        recvmsg = self.sock.recvmsg
+        space = self._cmsg_space
+        while n < _MAX_BATCH:
+            try:
+                data, anc, _flags, addr = recvmsg(65535, space)
+            except (BlockingIOError, InterruptedError):
+                break
+            n += 1
+            dst6: NLA | None = None
+            for level, typ, cdata in anc:
+                if level == socket.IPPROTO_IPV6 and typ == _IPV6_PKTINFO and len(cdata) >= 16:
+                    d = cdata[:16]
+                    dst6 = self.group if d == self.group.packed else IPv6Address(d)
+            self.rx_bytes += len(data)
+            out.append((data, self._nla(addr[0]), dst6))
+        return out
+
+
+def open_transport(
+    kind: str,
+    group: NLA,
+    port: int,
+    iface: Interface,
+    *,
+    receiver: bool,
+    ttl: int = 1,
+    loop: bool = True,
+    extra_ifaces: tuple[Interface, ...] = (),
+) -> Transport:
+    """Open a ``'raw'`` or ``'udp'`` transport."""
+    if kind == "udp":
+        return UdpTransport(
+            group, port, iface, receiver=receiver, ttl=ttl, loop=loop, extra_ifaces=extra_ifaces
+        )
+    if kind == "raw":
+        return RawTransport(
+            group, iface, receiver=receiver, ttl=ttl, loop=loop, extra_ifaces=extra_ifaces
+        )
+    raise ValueError(f"transport must be 'raw' or 'udp', not {kind!r}")
