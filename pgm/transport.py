@@ -57,6 +57,8 @@ class Transport:
         self.loop = loop
         self.buffer_warning: str | None = None
         self._addr_cache: dict[str, NLA] = {}
+        self._last_dst: object = None  # one-entry cache: nearly every packet goes to the group
+        self._last_addr: tuple[object, ...] = ()
         self.rx_bytes = 0
         self.tx_errors = 0
 
@@ -200,6 +202,12 @@ class UdpTransport(Transport):
         self.dst_known = receiver and sys.platform.startswith("linux")
 
     def send(self, packet: bytes, dst: NLA, ttl: int | None = None) -> None:
+        if dst is self._last_dst and ttl is None:
+            try:
+                self.sock.sendto(packet, self._last_addr)
+                return
+            except OSError:
+                pass  # fall through: the slow path counts or raises
         addr = self._sockaddr.get(dst)
         if addr is None:
             if self.v6:
@@ -208,6 +216,7 @@ class UdpTransport(Transport):
             else:
                 addr = (str(dst), self.port)
             self._sockaddr[dst] = addr
+        self._last_dst, self._last_addr = dst, addr
         self._sendto(packet, addr, dst, ttl)
 
     def recv_batch(self) -> list[tuple[bytes, NLA, NLA | None]]:
@@ -270,6 +279,12 @@ class RawTransport(Transport):
         self._cmsg_space = socket.CMSG_SPACE(20)
 
     def send(self, packet: bytes, dst: NLA, ttl: int | None = None) -> None:
+        if dst is self._last_dst and ttl is None:
+            try:
+                self.sock.sendto(packet, self._last_addr)
+                return
+            except OSError:
+                pass  # fall through: the slow path counts or raises
         addr = self._sockaddr.get(dst)
         if addr is None:
             if self.v6:
@@ -278,6 +293,7 @@ class RawTransport(Transport):
             else:
                 addr = (str(dst), 0)
             self._sockaddr[dst] = addr
+        self._last_dst, self._last_addr = dst, addr
         self._sendto(packet, addr, dst, ttl)
 
     def recv_batch(self) -> list[tuple[bytes, NLA, NLA | None]]:

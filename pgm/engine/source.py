@@ -52,6 +52,7 @@ __all__ = ["Outgoing", "Source", "SourceStats"]
 Outgoing = tuple[bytes, NLA, int | None]
 
 _M32 = 0xFFFFFFFF
+_UPSTREAM = frozenset((wire.TYPE_NAK, wire.TYPE_NNAK, wire.TYPE_SPMR))
 _DATA_HDR = struct.Struct(">HHBBH6sHII")
 _FRAG = struct.Struct(">BBBBIII")
 _OPTLEN = struct.Struct(">BBH")
@@ -98,6 +99,8 @@ class SourceStats:
     """SPM requests answered."""
     malformed_packets: int = 0
     """Packets that failed to parse (checksum, lengths, ...)."""
+    other_packets: int = 0
+    """Packets that are not for a source (downstream types, e.g. our own looped back)."""
 
 
 class _Tx:
@@ -397,6 +400,13 @@ class Source:
         if self._state == "closed":
             return
         self._now = now
+        if len(datagram) < 16:
+            self.stats.malformed_packets += 1
+            return
+        if datagram[4] not in _UPSTREAM:
+            # Our own multicast looped back, other sessions' data...: not for a source.
+            self.stats.other_packets += 1
+            return
         try:
             pkt = wire.parse(datagram)
         except wire.PacketError:
