@@ -31,3 +31,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.longrepr = f"skipped in CI, which is not allowed: {reason}"
+
+
+# Network-namespace test beds (tests/netbed.py): two hosts over a veth pair, or a source and
+# receivers on a bridge.  They skip off-CI without root, and fail in CI.
+from tests.netbed import (  # noqa: E402, F401
+    netbed_pair,
+    netbed_pair_module,
+    netbed_star,
+    netbed_star_module,
+)
