@@ -36,7 +36,7 @@ def main() -> None:
     count = int(sys.argv[6])
     if mode == "send":
         size, rate = int(sys.argv[7]), int(sys.argv[8])
-        cfg = SourceConfig(rate_bps=rate, window_secs=10, send_buffer_bytes=16 << 20)
+        cfg = SourceConfig(rate_bps=rate, window_secs=10, send_buffer_bytes=4 << 20)
         tx = PgmSender(group, int(port), iface=iface, transport=transport, config=cfg, loop=False)
         time.sleep(0.5)
         msg = b"x" * size
