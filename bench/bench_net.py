@@ -53,7 +53,8 @@ def _run_pair(bed: NetBed, rx_argv: list[str], tx_argv: list[str], timeout: floa
     line = rx.stdout.readline()
     if "ready" not in line:
         rx.kill()
-        raise RuntimeError(f"receiver did not start: {line} {rx.stderr.read() if rx.stderr else ''}")
+        err = rx.stderr.read() if rx.stderr else ""
+        raise RuntimeError(f"receiver did not start: {line} {err}")
     time.sleep(0.3)
     tx = bed.a.popen(tx_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
