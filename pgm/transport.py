@@ -59,6 +59,7 @@ class Transport:
         self._addr_cache: dict[str, NLA] = {}
         self._last_dst: object = None  # one-entry cache: nearly every packet goes to the group
         self._last_addr: tuple[object, ...] = ()
+        self._sockaddr: dict[NLA, tuple[object, ...]] = {}
         self.rx_bytes = 0
         self.tx_errors = 0
 
@@ -137,7 +138,26 @@ class Transport:
 
     def send(self, packet: bytes, dst: NLA, ttl: int | None = None) -> None:
         """Send one PGM packet to ``dst`` (TTL override for this packet only)."""
+        if dst is self._last_dst and ttl is None:
+            try:
+                self.sock.sendto(packet, self._last_addr)
+                return
+            except OSError:
+                pass  # fall through: the slow path counts or raises
+        addr = self._sockaddr.get(dst)
+        if addr is None:
+            addr = self._sockaddr[dst] = self._sockaddr_for(dst)
+        self._last_dst, self._last_addr = dst, addr
+        self._sendto(packet, addr, dst, ttl)
+
+    def _sockaddr_for(self, dst: NLA) -> tuple[object, ...]:
         raise NotImplementedError
+
+    def _addr(self, dst: NLA, port: int) -> tuple[object, ...]:
+        if self.v6:
+            scope = self.iface.index if (dst.is_link_local or dst.is_multicast) else 0
+            return (str(dst), port, 0, scope)
+        return (str(dst), port)
 
     def recv_batch(self) -> list[tuple[bytes, NLA, NLA | None]]:
         """Everything queued on the socket now, as ``(pgm_packet, src, dst)``."""
@@ -198,26 +218,10 @@ class UdpTransport(Transport):
             for i in (iface, *extra_ifaces):
                 self.join(i)
         s.setblocking(False)
-        self._sockaddr: dict[NLA, tuple[object, ...]] = {}
         self.dst_known = receiver and sys.platform.startswith("linux")
 
-    def send(self, packet: bytes, dst: NLA, ttl: int | None = None) -> None:
-        if dst is self._last_dst and ttl is None:
-            try:
-                self.sock.sendto(packet, self._last_addr)
-                return
-            except OSError:
-                pass  # fall through: the slow path counts or raises
-        addr = self._sockaddr.get(dst)
-        if addr is None:
-            if self.v6:
-                scope = self.iface.index if (dst.is_link_local or dst.is_multicast) else 0
-                addr = (str(dst), self.port, 0, scope)
-            else:
-                addr = (str(dst), self.port)
-            self._sockaddr[dst] = addr
-        self._last_dst, self._last_addr = dst, addr
-        self._sendto(packet, addr, dst, ttl)
+    def _sockaddr_for(self, dst: NLA) -> tuple[object, ...]:
+        return self._addr(dst, self.port)
 
     def recv_batch(self) -> list[tuple[bytes, NLA, NLA | None]]:
         out: list[tuple[bytes, NLA, NLA | None]] = []
@@ -275,26 +279,10 @@ class RawTransport(Transport):
             for i in (iface, *extra_ifaces):
                 self.join(i)
         s.setblocking(False)
-        self._sockaddr: dict[NLA, tuple[object, ...]] = {}
         self._cmsg_space = socket.CMSG_SPACE(20)
 
-    def send(self, packet: bytes, dst: NLA, ttl: int | None = None) -> None:
-        if dst is self._last_dst and ttl is None:
-            try:
-                self.sock.sendto(packet, self._last_addr)
-                return
-            except OSError:
-                pass  # fall through: the slow path counts or raises
-        addr = self._sockaddr.get(dst)
-        if addr is None:
-            if self.v6:
-                scope = self.iface.index if (dst.is_link_local or dst.is_multicast) else 0
-                addr = (str(dst), 0, 0, scope)
-            else:
-                addr = (str(dst), 0)
-            self._sockaddr[dst] = addr
-        self._last_dst, self._last_addr = dst, addr
-        self._sendto(packet, addr, dst, ttl)
+    def _sockaddr_for(self, dst: NLA) -> tuple[object, ...]:
+        return self._addr(dst, 0)
 
     def recv_batch(self) -> list[tuple[bytes, NLA, NLA | None]]:
         out: list[tuple[bytes, NLA, NLA | None]] = []
