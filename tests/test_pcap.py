@@ -29,6 +29,7 @@ from pgm.pcap import (
     read_pcap,
     udp_datagram,
 )
+from tests.test_wire import rfc1071
 
 SRC4, DST4 = "192.0.2.1", "239.192.0.1"
 SRC6, DST6 = "2001:db8::1", "ff0e::1"
@@ -42,15 +43,7 @@ PGM = wire.ODATA(
 ).encode()
 
 
-def ref_checksum(data: bytes) -> int:
-    """Textbook RFC 1071: add 16-bit words with end-around carry, complement."""
-    if len(data) % 2:
-        data += b"\0"
-    s = 0
-    for i in range(0, len(data), 2):
-        s += (data[i] << 8) | data[i + 1]
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
+ref_checksum = rfc1071  # textbook RFC 1071, shared with the codec's tests
 
 
 def ref_udp_checksum(src: str, dst: str, udp: bytes) -> int:
