@@ -59,19 +59,24 @@ def main() -> None:
     print(json.dumps({"ready": True}), flush=True)
     n = nbytes = lost = 0
     first = last = 0.0
-    for e in rx.events(timeout=timeout):
-        if type(e) is DataReceived:
-            last = time.monotonic()
-            if n == 0:
-                first = last
-            n += 1
-            nbytes += len(e.data)
-            if n >= count:
-                break
-        elif type(e) is UnrecoverableLoss:
-            lost += e.count
-        elif type(e) is SessionEnded:
+    done = False
+    while not done:
+        batch = rx.next_events(timeout)  # one hand-off per socket drain
+        if not batch:
             break
+        for e in batch:
+            if type(e) is DataReceived:
+                last = time.monotonic()
+                if n == 0:
+                    first = last
+                n += 1
+                nbytes += len(e.data)
+                if n >= count:
+                    done = True
+            elif type(e) is UnrecoverableLoss:
+                lost += e.count
+            elif type(e) is SessionEnded:
+                done = True
     out = {"received": n, "bytes": nbytes, "first": first, "last": last, "cpu": cpu(),
            "lost": lost}
     rx.close()

@@ -357,6 +357,12 @@ class Receiver:
         """The next event for the application, or None."""
         return self._events.popleft() if self._events else None
 
+    def take_events(self) -> deque[Event]:
+        """All pending events at once, oldest first (for drivers that hand over batches)."""
+        evs = self._events
+        self._events = deque()
+        return evs
+
     def datagrams_to_send(self, now: float) -> list[Outgoing]:
         """NAKs and SPMRs to transmit now."""
         out = self._out
