@@ -592,3 +592,15 @@ def test_receive_many_equals_receive() -> None:
 
     assert drain(a) == drain(b)
     assert a.next_timer() == b.next_timer()
+
+
+def test_take_events_hands_over_everything_in_order() -> None:
+    r = Receiver(group=GROUP4, rng=random.Random(1))
+    gsi = b"abcdef"
+    r.receive(_spm(gsi, 1000), SRC, 0.0, GRP)
+    for sqn in range(3):
+        r.receive(_odata(gsi, 1000, sqn, bytes([sqn])), SRC, 0.0, GRP)
+    evs = list(r.take_events())
+    assert [type(e).__name__ for e in evs] == ["SessionStarted"] + ["DataReceived"] * 3
+    assert [e.data for e in evs[1:]] == [b"\x00", b"\x01", b"\x02"]  # type: ignore[attr-defined]
+    assert r.next_event() is None and not r.take_events()
