@@ -32,7 +32,7 @@ import select
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from ipaddress import IPv6Address
 from typing import Any
 
@@ -327,7 +327,10 @@ class PgmReceiver(_Reactor):
     ``SessionStarted``, ``DataReceived`` (one per message), ``UnrecoverableLoss``,
     ``SessionEnded``.  ``ifaces`` lists the interfaces to join on (default: one, chosen like
     the sender's).  ``loss`` drops that fraction of incoming data packets at random before the
-    engine sees them — simulated loss for demonstrations and tests.
+    engine sees them — simulated loss for demonstrations and tests.  ``on_events`` (also settable
+    as an attribute) is called in the reactor thread, with :attr:`lock` held, after a step queued
+    new events: a consumer can take them there with ``next_events(0)`` (the Windows-style socket
+    facade demultiplexes sessions this way).
     """
 
     def __init__(
@@ -341,8 +344,10 @@ class PgmReceiver(_Reactor):
         max_queue_bytes: int = 64 * 1024 * 1024,
         loss: float = 0.0,
         rng: random.Random | None = None,
+        on_events: Callable[[], object] | None = None,
     ) -> None:
         super().__init__("pgm-receiver")
+        self.on_events = on_events
         self.group = as_nla(group)
         if ifaces is None or isinstance(ifaces, str | int):
             specs: list[Any] = [ifaces]
@@ -399,6 +404,8 @@ class PgmReceiver(_Reactor):
         if evs:
             self._queue.extend(evs)
             self._queued_bytes += sum(len(e.data) for e in evs if type(e) is DataReceived)
+            if self.on_events is not None:
+                self.on_events()
         return eng.next_timer()
 
     def next_event(self, timeout: float | None = None) -> Event | None:
