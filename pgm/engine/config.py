@@ -74,6 +74,15 @@ class SourceConfig:
     """Cap on RDATA waiting to be sent; NAKs beyond it are counted and dropped."""
     fin_on_last_data: bool = True
     """Put OPT_FIN on the last data packet when :meth:`Source.close` finds data still queued."""
+    options_on_all_data: bool = False
+    """OpenPGM accommodation: give every ODATA/RDATA options, OPT_JOIN (OPT_JOIN_MIN = the
+    packet's own sequence number, what a late joiner assumes anyway) where it has no other, at
+    12 bytes per unfragmented packet.  An OpenPGM 5.3 receiver that discards a packet with
+    options (e.g. a repair of a fragment it already has, common with several receivers) parses
+    every later packet *without* options with that packet's stale OPT_FRAGMENT and drops it,
+    repairs included, until a packet with options comes.  Turn this on when OpenPGM receivers
+    (not ZeroMQ, which never fragments) share a session with fragmented messages
+    (docs/interop.md)."""
     trace_events: bool = False
     """Also emit research events (NakReceived, RepairSent)."""
 

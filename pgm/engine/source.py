@@ -55,6 +55,7 @@ _M32 = 0xFFFFFFFF
 _UPSTREAM = frozenset((wire.TYPE_NAK, wire.TYPE_NNAK, wire.TYPE_SPMR))
 _DATA_HDR = struct.Struct(">HHBBH6sHII")
 _FRAG = struct.Struct(">BBBBIII")
+_JOIN = struct.Struct(">BBBBI")
 _OPTLEN = struct.Struct(">BBH")
 
 
@@ -106,16 +107,19 @@ class SourceStats:
 class _Tx:
     """One TPDU in the send queue or the transmit window."""
 
-    __slots__ = ("data", "fin", "frag", "opts", "psum", "repairs", "sent_at", "sqn")
+    __slots__ = ("data", "fin", "frag", "join", "opts", "psum", "repairs", "sent_at", "sqn")
 
-    def __init__(self, sqn: int, data: bytes, frag: tuple[int, int, int] | None) -> None:
+    def __init__(
+        self, sqn: int, data: bytes, frag: tuple[int, int, int] | None, join: bool = False
+    ) -> None:
         self.sqn = sqn
         self.data = data
         self.frag = frag  # (first_sqn64, offset, apdu_length) or None
+        self.join = join  # OPT_JOIN when there is no OPT_FRAGMENT (options_on_all_data)
         self.fin = False
         self.sent_at = 0.0
         self.repairs = 0
-        if frag is None:
+        if frag is None and not join:
             # The common case inlined: no options, so the checksum part is the data's alone.
             n = len(data)
             self.opts = b""
@@ -125,17 +129,23 @@ class _Tx:
 
     def _build(self) -> None:
         opts = b""
-        if self.frag is not None or self.fin:
+        if self.frag is not None or self.fin or self.join:
             parts = []
             if self.frag is not None:
                 first, off, total = self.frag
                 parts.append([0x01, 16, first & _M32, off, total])
+            elif self.join:
+                # OpenPGM accommodation: options_on_all_data (SourceConfig) - OPT_JOIN with
+                # OPT_JOIN_MIN = this packet's own SQN, so that the packet carries options.
+                parts.append([0x03, 8, self.sqn & _M32])
             if self.fin:
                 parts.append([0x0E, 4])
             parts[-1][0] |= 0x80  # OPT_END on the last option
             body = b"".join(
                 _FRAG.pack(p[0], 16, 0, 0, p[2], p[3], p[4])
                 if len(p) == 5
+                else _JOIN.pack(p[0], 8, 0, 0, p[2])
+                if len(p) == 3
                 else bytes((p[0], 4, 0, 0))
                 for p in parts
             )
@@ -196,7 +206,10 @@ class Source:
         self.stats = SourceStats()
 
         self._overhead = cfg.header_overhead
-        self._max_tsdu = cfg.max_tsdu
+        # OpenPGM accommodation: options_on_all_data (SourceConfig) - OPT_LENGTH + OPT_JOIN on
+        # every packet without OPT_FRAGMENT, 12 bytes less room for an unfragmented message.
+        self._join = cfg.options_on_all_data
+        self._max_tsdu = cfg.max_tsdu - (12 if self._join else 0)
         self._max_frag = cfg.max_tsdu_fragment
         self._window_bytes = cfg.effective_window_bytes
         self._bucket = TokenBucket(
@@ -248,7 +261,8 @@ class Source:
 
     @property
     def max_tsdu(self) -> int:
-        """Largest message that goes out as one unfragmented ODATA."""
+        """Largest message that goes out as one unfragmented ODATA (12 bytes less with
+        ``options_on_all_data``)."""
         return self._max_tsdu
 
     @property
@@ -306,7 +320,7 @@ class Source:
         data = bytes(data)
         first = self._next_sqn
         if n <= self._max_tsdu:
-            self._pending.append(_Tx(first, data, None))
+            self._pending.append(_Tx(first, data, None, self._join))
             self._next_sqn = first + 1
         else:
             step = self._max_frag
