@@ -97,21 +97,21 @@ class Transport:
 
     def join(self, iface: Interface) -> None:
         """Join the group on ``iface`` (IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP by index)."""
-        if self.v6:
-            mreq = self.group.packed + struct.pack("@I", iface.index)
-            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
-        else:
-            mreq = self.group.packed + iface.address(4).packed
-            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        self._membership(iface, join=True)
 
     def leave(self, iface: Interface) -> None:
         """Leave the group on ``iface``."""
+        self._membership(iface, join=False)
+
+    def _membership(self, iface: Interface, *, join: bool) -> None:
         if self.v6:
             mreq = self.group.packed + struct.pack("@I", iface.index)
-            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_LEAVE_GROUP, mreq)
+            opt = socket.IPV6_JOIN_GROUP if join else socket.IPV6_LEAVE_GROUP
+            self.sock.setsockopt(socket.IPPROTO_IPV6, opt, mreq)
         else:
             mreq = self.group.packed + iface.address(4).packed
-            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, mreq)
+            opt = socket.IP_ADD_MEMBERSHIP if join else socket.IP_DROP_MEMBERSHIP
+            self.sock.setsockopt(socket.IPPROTO_IP, opt, mreq)
 
     def _nla(self, text: str) -> NLA:
         a = self._addr_cache.get(text)
