@@ -11,10 +11,14 @@ NAMES = {"openpgm": "OpenPGM", "pgm": "pgm", "zmq": "ZeroMQ"}
 
 
 def _diff(got: list[bytes], want: list[bytes]) -> str:
-    i = next((k for k, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
-             min(len(got), len(want)))
-    return (f"{len(got)} messages ({sum(map(len, got))} bytes) received, {len(want)} "
-            f"({sum(map(len, want))} bytes) sent; first difference at message {i}")
+    i = next(
+        (k for k, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
+        min(len(got), len(want)),
+    )
+    return (
+        f"{len(got)} messages ({sum(map(len, got))} bytes) received, {len(want)} "
+        f"({sum(map(len, want))} bytes) sent; first difference at message {i}"
+    )
 
 
 def delivered(out: Outcome, want: list[bytes]) -> None:
@@ -66,8 +70,10 @@ def repairs_crossed(w: Wire, receiver: Peer, source: Peer, v6: bool) -> str:
     assert not stray, f"NAKs not sent to the source's path NLA: {stray[:3]}"
     assert ncf == naks, f"NAKed SQNs without an NCF from the source: {sorted(naks - ncf)[:20]}"
     assert rdata == naks, f"NAKed SQNs never repaired: {sorted(naks - rdata)[:20]}"
-    return (f"{NAMES[receiver.impl]} NAKs (unicast to the SPM's path NLA) were each answered by "
-            f"an NCF and RDATA from the {NAMES[source.impl]} source")
+    return (
+        f"{NAMES[receiver.impl]} NAKs (unicast to the SPM's path NLA) were each answered by "
+        f"an NCF and RDATA from the {NAMES[source.impl]} source"
+    )
 
 
 def fin_spms(w: Wire, src: str) -> list[WirePacket]:

@@ -120,15 +120,20 @@ def dump(results: dict[str, Any]) -> str:
 
 def merge(results: dict[str, Any], cells: list[Cell], versions: dict[str, str]) -> dict[str, Any]:
     """The results with ``cells`` replacing earlier results of the same cells."""
-    by_key = {tuple(c[k] for k in ("peer", "feature", "direction", "transport")): c
-              for c in results.get("cells", [])}
+    by_key = {
+        tuple(c[k] for k in ("peer", "feature", "direction", "transport")): c
+        for c in results.get("cells", [])
+    }
     for c in cells:
         by_key[c.key] = asdict(c)
     order = {(p, f): i for i, (p, f, _) in enumerate(FEATURES)}
     ordered = sorted(
         by_key.values(),
-        key=lambda c: (order.get((c["peer"], c["feature"]), 999), c["direction"],
-                       _col(c["peer"], c["transport"])),
+        key=lambda c: (
+            order.get((c["peer"], c["feature"]), 999),
+            c["direction"],
+            _col(c["peer"], c["transport"]),
+        ),
     )
     return {"versions": versions or results.get("versions", {}), "cells": ordered}
 
@@ -140,8 +145,10 @@ def _col(peer: str, transport: str) -> int:
 
 def missing(results: dict[str, Any]) -> list[str]:
     """Grid cells without a result (and not listed in UNTESTED)."""
-    have = {tuple(c[k] for k in ("peer", "feature", "direction", "transport"))
-            for c in results.get("cells", [])}
+    have = {
+        tuple(c[k] for k in ("peer", "feature", "direction", "transport"))
+        for c in results.get("cells", [])
+    }
     out = []
     for peer, feature, _label in FEATURES:
         for d, _ in PEERS[peer][1]:
@@ -156,8 +163,10 @@ def missing(results: dict[str, Any]) -> list[str]:
 
 
 def render(results: dict[str, Any]) -> str:
-    cells = {tuple(c[k] for k in ("peer", "feature", "direction", "transport")): c
-             for c in results.get("cells", [])}
+    cells = {
+        tuple(c[k] for k in ("peer", "feature", "direction", "transport")): c
+        for c in results.get("cells", [])
+    }
     versions = results.get("versions", {})
     lines = [
         "# Interoperability with OpenPGM and ZeroMQ",
@@ -171,7 +180,8 @@ def render(results: dict[str, Any]) -> str:
         "delivered byte with what was sent, and checked a packet capture for the packet types that",
         "had to cross (see *Evidence*).  Loss is random, in nftables on the receiving host.",
         "",
-        "Peers: " + (", ".join(f"`{k}` {v}" for k, v in sorted(versions.items())) or "unknown")
+        "Peers: "
+        + (", ".join(f"`{k}` {v}" for k, v in sorted(versions.items())) or "unknown")
         + ".",
         "",
         "✅ tested and passing · ➖ not supported by the peer (reason below; the test checks"
@@ -181,8 +191,12 @@ def render(results: dict[str, Any]) -> str:
     notes: list[tuple[str, str]] = []  # (where, text) for ➖ cells
     evidence: list[tuple[str, str]] = []
     for peer, (title, directions, cols) in PEERS.items():
-        lines += [f"## {title}", "", "| feature | direction | " + " | ".join(cols) + " |",
-                  "|---|---|" + "---|" * len(cols)]
+        lines += [
+            f"## {title}",
+            "",
+            "| feature | direction | " + " | ".join(cols) + " |",
+            "|---|---|" + "---|" * len(cols),
+        ]
         for p, feature, label in FEATURES:
             if p != peer:
                 continue
@@ -211,9 +225,13 @@ def render(results: dict[str, Any]) -> str:
         lines += [f"{i}. **{where}**: {text}" for i, (where, text) in enumerate(notes, 1)]
         lines.append("")
     if evidence:
-        lines += ["## Evidence", "",
-                  "What the tests asserted, besides byte-exact delivery and a clean session end",
-                  "(the same for every transport unless the text says otherwise):", ""]
+        lines += [
+            "## Evidence",
+            "",
+            "What the tests asserted, besides byte-exact delivery and a clean session end",
+            "(the same for every transport unless the text says otherwise):",
+            "",
+        ]
         lines += [f"- **{where}**: {text}" for where, text in evidence]
         lines.append("")
     lines += [
@@ -222,7 +240,7 @@ def render(results: dict[str, Any]) -> str:
         "- `SourceConfig.options_on_all_data` (off by default): every ODATA/RDATA carries",
         "  options, OPT_JOIN where it has no OPT_FRAGMENT, so that OpenPGM 5.3 receivers do not",
         "  drop data after a repair they did not need (the row *a repair of a fragment already",
-        "  held*; `pgm/engine/source.py`, comment \"OpenPGM accommodation\").  Use it when",
+        '  held*; `pgm/engine/source.py`, comment "OpenPGM accommodation").  Use it when',
         "  libpgm receivers share a session with others and messages get fragmented.",
         "- On the wire `pgm` already follows OpenPGM where it departs from the RFC text (header",
         "  flag values, 16-byte OPT_FRAGMENT, SQNs from 0, the empty-window SPM, exact NAK NLAs,",
@@ -257,8 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     page = render(results)
     if args.check:
         if not DOC.exists() or DOC.read_text() != page:
-            print(f"{DOC} does not match {RESULTS}: run python -m tests.interop.matrix",
-                  file=sys.stderr)
+            print(
+                f"{DOC} does not match {RESULTS}: run python -m tests.interop.matrix",
+                file=sys.stderr,
+            )
             return 1
         gaps = missing(results)
         if gaps:

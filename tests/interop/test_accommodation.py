@@ -22,8 +22,9 @@ GROUP = "239.192.0.1"
 
 def _source(on: bool) -> Source:
     cfg = SourceConfig(rate_bps=1_000_000_000, window_secs=30, options_on_all_data=on)
-    return Source(cfg, group=GROUP, nla="10.0.0.1", rng=random.Random(1), sport=40000,
-                  gsi=b"abcdef")
+    return Source(
+        cfg, group=GROUP, nla="10.0.0.1", rng=random.Random(1), sport=40000, gsi=b"abcdef"
+    )
 
 
 def _sent(s: Source, now: float) -> list[wire.Packet]:
@@ -44,8 +45,14 @@ def test_every_data_packet_carries_options_and_unfragmented_ones_opt_join() -> N
         assert [type(o) for o in p.options] == [wire.OptFragment]
     assert len(data) == 4
     # the repair of an unfragmented packet carries it too
-    nak = wire.NAK(source_port=7500, destination_port=40000, gsi=b"abcdef", nak_sqn=1,
-                   source_nla=ip_address("10.0.0.1"), group_nla=ip_address(GROUP)).encode()
+    nak = wire.NAK(
+        source_port=7500,
+        destination_port=40000,
+        gsi=b"abcdef",
+        nak_sqn=1,
+        source_nla=ip_address("10.0.0.1"),
+        group_nla=ip_address(GROUP),
+    ).encode()
     s.receive(nak, ip_address("10.0.0.2"), 0.1)
     rdata = [p for p in _sent(s, 0.1) if isinstance(p, wire.RDATA)]
     assert [p.options for p in rdata] == [[wire.OptJoin(join_min=1)]]
@@ -65,8 +72,9 @@ def test_default_sends_unfragmented_data_without_options() -> None:
 
 
 def test_receiver_delivers_everything_with_options_on_all_data() -> None:
-    cfg = SourceConfig(rate_bps=100_000_000, window_secs=30, linger_secs=30,
-                       options_on_all_data=True)
+    cfg = SourceConfig(
+        rate_bps=100_000_000, window_secs=30, linger_secs=30, options_on_all_data=True
+    )
     w = make_world(2, seed=3, source_config=cfg)
     msgs = [b"", *messages(4, 200, max_size=5000)]
     w.send_all(msgs)

@@ -33,10 +33,12 @@ def test_results_cover_every_cell_of_the_matrix() -> None:
 def test_render_is_stable_and_marks_every_outcome() -> None:
     cells = [
         matrix.Cell("libpgm", "small", "o2p", "raw IPv4", evidence=["x"], test="tests/interop/t"),
-        matrix.Cell("libpgm", "fin", "p2o", "UDP IPv4", matrix.PEER, "ignores FIN",
-                    test="tests/interop/t"),
-        matrix.Cell("zeromq", "messages", "o2p", "pgm:// IPv4", matrix.FAIL, "boom",
-                    test="tests/interop/t"),
+        matrix.Cell(
+            "libpgm", "fin", "p2o", "UDP IPv4", matrix.PEER, "ignores FIN", test="tests/interop/t"
+        ),
+        matrix.Cell(
+            "zeromq", "messages", "o2p", "pgm:// IPv4", matrix.FAIL, "boom", test="tests/interop/t"
+        ),
     ]
     results = matrix.merge({"versions": {}, "cells": []}, cells, {"libpgm-5.3-0": "5.3"})
     page = matrix.render(results)

@@ -50,8 +50,15 @@ LAYOUTS = [
 @pytest.mark.parametrize(("transport", "v6"), TRANSPORTS)
 @pytest.mark.parametrize(("direction", "source", "receivers"), LAYOUTS)
 def test_mixed_receivers_on_one_source(
-    netbed_star_module: NetBed, openpgm_peer: Path, tmp_path: Path, cells: Cells,
-    direction: str, source: str, receivers: tuple[str, ...], transport: str, v6: bool,
+    netbed_star_module: NetBed,
+    openpgm_peer: Path,
+    tmp_path: Path,
+    cells: Cells,
+    direction: str,
+    source: str,
+    receivers: tuple[str, ...],
+    transport: str,
+    v6: bool,
 ) -> None:
     cell = cells.cell("libpgm", "star", direction, transport, v6)
     bed = netbed_star_module
@@ -64,11 +71,18 @@ def test_mixed_receivers_on_one_source(
         msgs = make_messages(9, 1_500_000, lo=1, hi=max_apdu(1500, v6, udp) // 3)
         opts = ["--options-on-all-data"]
     t = Transfer(
-        bed, tmp_path, openpgm_peer,
+        bed,
+        tmp_path,
+        openpgm_peer,
         source=Peer(source, bed.source, options=opts),
         receivers=[Peer(impl, host) for impl, host in zip(receivers, bed.receivers, strict=True)],
-        messages=msgs, transport=transport, v6=v6, port=next_port(), loss=5,
-        pgm_rate_bps=60_000_000, openpgm_pace=6_000_000,  # five processes on two cores
+        messages=msgs,
+        transport=transport,
+        v6=v6,
+        port=next_port(),
+        loss=5,
+        pgm_rate_bps=60_000_000,
+        openpgm_pace=6_000_000,  # five processes on two cores
     )
     out = run_transfer(t)
     checks.delivered(out, msgs)
@@ -80,12 +94,19 @@ def test_mixed_receivers_on_one_source(
     names = " and ".join(
         f"{receivers.count(k)} {checks.NAMES[k]}" for k in dict.fromkeys(receivers)
     )
-    what = ("messages of one packet each" if source == "openpgm" else
-            "messages up to a third of the largest APDU, fragmented, with options_on_all_data")
-    cell.evidence = [f"{names} receivers behind independent 5 % loss each got every byte "
-                     f"({what}) from one {checks.NAMES[source]} source; at the source: "
-                     + "; ".join(sorted(kinds))]
+    what = (
+        "messages of one packet each"
+        if source == "openpgm"
+        else "messages up to a third of the largest APDU, fragmented, with options_on_all_data"
+    )
+    cell.evidence = [
+        f"{names} receivers behind independent 5 % loss each got every byte "
+        f"({what}) from one {checks.NAMES[source]} source; at the source: "
+        + "; ".join(sorted(kinds))
+    ]
     if source == "openpgm":
-        cell.note = ("messages of one packet each: with fragmented APDUs OpenPGM's own receiver "
-                     "loses data in a session with several receivers (see the row on repairs of "
-                     "fragments; pgm cannot change what an OpenPGM source sends)")
+        cell.note = (
+            "messages of one packet each: with fragmented APDUs OpenPGM's own receiver "
+            "loses data in a session with several receivers (see the row on repairs of "
+            "fragments; pgm cannot change what an OpenPGM source sends)"
+        )

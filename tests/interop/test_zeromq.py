@@ -46,16 +46,37 @@ def _messages(seed: int) -> list[bytes]:
     return make_messages(seed, 1_500_000, sizes=SIZES)
 
 
-def _zmq_transfer(bed: NetBed, exe: Path, tmp: Path, direction: str, transport: str, v6: bool,
-                  msgs: list[bytes], *, pgm_opts: tuple[str, ...] = ("--zmq",),
-                  loss: float = 5.0, timeout: float = 60.0) -> Transfer:
+def _zmq_transfer(
+    bed: NetBed,
+    exe: Path,
+    tmp: Path,
+    direction: str,
+    transport: str,
+    v6: bool,
+    msgs: list[bytes],
+    *,
+    pgm_opts: tuple[str, ...] = ("--zmq",),
+    loss: float = 5.0,
+    timeout: float = 60.0,
+) -> Transfer:
     if direction == "o2p":
         src, rcv = Peer("zmq", bed.a), Peer("pgm", bed.b, options=list(pgm_opts))
     else:
         src, rcv = Peer("pgm", bed.a, options=list(pgm_opts)), Peer("zmq", bed.b)
     bed.reset()
-    return Transfer(bed, tmp, exe, source=src, receivers=[rcv], messages=msgs,
-                    transport=transport, v6=v6, port=next_port(), loss=loss, timeout=timeout)
+    return Transfer(
+        bed,
+        tmp,
+        exe,
+        source=src,
+        receivers=[rcv],
+        messages=msgs,
+        transport=transport,
+        v6=v6,
+        port=next_port(),
+        loss=loss,
+        timeout=timeout,
+    )
 
 
 def _apdus_on_wire(out: Outcome, v6: bool) -> list[bytes]:
@@ -69,8 +90,13 @@ def _apdus_on_wire(out: Outcome, v6: bool) -> list[bytes]:
 @pytest.mark.parametrize(("transport", "v6"), TRANSPORTS)
 @pytest.mark.parametrize("direction", DIRECTIONS)
 def test_zeromq_messages(
-    bed: NetBed, openpgm_peer: Path, tmp_path: Path, cells: Cells,
-    direction: str, transport: str, v6: bool,
+    bed: NetBed,
+    openpgm_peer: Path,
+    tmp_path: Path,
+    cells: Cells,
+    direction: str,
+    transport: str,
+    v6: bool,
 ) -> None:
     cell = cells.cell("zeromq", "messages", direction, transport, v6)
     fin = cells.cell("zeromq", "fin", direction, transport, v6)
@@ -101,25 +127,36 @@ def test_zeromq_messages(
     assert fins, "no SPM with OPT_FIN"
     if direction == "o2p":
         assert out.receivers[0].proc.last_json()["ended"] == "fin"  # type: ignore[union-attr]
-        fin.evidence = ["closing the PUB (zmq_close + zmq_ctx_term) sent SPMs with OPT_FIN; "
-                        "the pgm receiver ended the session on them"]
+        fin.evidence = [
+            "closing the PUB (zmq_close + zmq_ctx_term) sent SPMs with OPT_FIN; "
+            "the pgm receiver ended the session on them"
+        ]
         frag = cells.cell("zeromq", "fragments", direction, transport, v6)
         frag.outcome = PEER
-        frag.note = ("a ZeroMQ PUB never has PGM fragment: libzmq cuts its stream of frames "
-                     "into APDUs of one TPDU each (the 2-byte offset marks where messages "
-                     "start), so 20 kB messages crossed without OPT_FRAGMENT")
+        frag.note = (
+            "a ZeroMQ PUB never has PGM fragment: libzmq cuts its stream of frames "
+            "into APDUs of one TPDU each (the 2-byte offset marks where messages "
+            "start), so 20 kB messages crossed without OPT_FRAGMENT"
+        )
         frag.evidence = ["no ODATA from the PUB carried OPT_FRAGMENT"]
     else:
         fin.outcome = PEER
-        fin.note = ("a ZeroMQ SUB has no end of session to report (libzmq surfaces no PGM "
-                    "sessions, and OpenPGM under it ignores OPT_FIN): it got every message "
-                    "and kept waiting")
+        fin.note = (
+            "a ZeroMQ SUB has no end of session to report (libzmq surfaces no PGM "
+            "sessions, and OpenPGM under it ignores OPT_FIN): it got every message "
+            "and kept waiting"
+        )
         fin.evidence = ["pgm's SPMs with OPT_FIN crossed after the last ODATA"]
 
 
 @pytest.mark.parametrize(("transport", "v6"), TRANSPORTS)
 def test_zeromq_sub_aborts_on_fragmented_apdus(
-    bed: NetBed, openpgm_peer: Path, tmp_path: Path, cells: Cells, transport: str, v6: bool,
+    bed: NetBed,
+    openpgm_peer: Path,
+    tmp_path: Path,
+    cells: Cells,
+    transport: str,
+    v6: bool,
 ) -> None:
     """pgm-notes §7: libzmq asserts that an APDU is one TPDU.  ZeroMQ-framed APDUs of 4000
     bytes (PGM fragments them) kill the SUB process with SIGABRT: the peer does not support
@@ -127,8 +164,18 @@ def test_zeromq_sub_aborts_on_fragmented_apdus(
     cell = cells.cell("zeromq", "fragments", "p2o", transport, v6)
     msgs = make_messages(8, 20_000, lo=1, hi=1000)
     assert max_tsdu(1500, v6, transport == "udp") < 4000
-    t = _zmq_transfer(bed, openpgm_peer, tmp_path, "p2o", transport, v6, msgs,
-                      pgm_opts=("--zmq", "--zmq-apdu", "4000"), loss=0, timeout=15)
+    t = _zmq_transfer(
+        bed,
+        openpgm_peer,
+        tmp_path,
+        "p2o",
+        transport,
+        v6,
+        msgs,
+        pgm_opts=("--zmq", "--zmq-apdu", "4000"),
+        loss=0,
+        timeout=15,
+    )
     with pytest.raises(PeerError):
         run_transfer(t)
     sub = t.receivers[0].proc
@@ -140,9 +187,13 @@ def test_zeromq_sub_aborts_on_fragmented_apdus(
     checks.clean_wire(w)
     assert checks.fragment_groups(w, t.source.ip(v6)), "no fragmented APDU was sent"
     cell.outcome = PEER
-    cell.note = ("libzmq asserts one TPDU per APDU (`pgm_socket.cpp`: "
-                 "`pgm_msgv[...].msgv_len == 1`): the SUB process aborted (SIGABRT) on the "
-                 "first 4000-byte APDU, which PGM carried in 3 fragments; `pgm` feeds a SUB "
-                 "APDUs of at most one TSDU")
-    cell.evidence = ["ZeroMQ-framed 4000-byte APDUs went out as ODATA with OPT_FRAGMENT; the "
-                     "SUB died with SIGABRT and libzmq's assertion message"]
+    cell.note = (
+        "libzmq asserts one TPDU per APDU (`pgm_socket.cpp`: "
+        "`pgm_msgv[...].msgv_len == 1`): the SUB process aborted (SIGABRT) on the "
+        "first 4000-byte APDU, which PGM carried in 3 fragments; `pgm` feeds a SUB "
+        "APDUs of at most one TSDU"
+    )
+    cell.evidence = [
+        "ZeroMQ-framed 4000-byte APDUs went out as ODATA with OPT_FRAGMENT; the "
+        "SUB died with SIGABRT and libzmq's assertion message"
+    ]
