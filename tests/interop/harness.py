@@ -34,12 +34,11 @@ import random
 import re
 import shutil
 import signal
-import struct
 import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,23 +96,9 @@ def versions() -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
 
+from tests.interop.peerio import read_messages, write_messages  # noqa: E402
+
 # -- messages ----------------------------------------------------------------------------------
-
-
-def write_messages(path: Path, messages: Iterable[bytes]) -> None:
-    with open(path, "wb") as f:
-        for m in messages:
-            f.write(struct.pack(">I", len(m)) + m)
-
-
-def read_messages(path: Path) -> list[bytes]:
-    data = path.read_bytes() if path.exists() else b""
-    out, pos = [], 0
-    while pos + 4 <= len(data):
-        (n,) = struct.unpack_from(">I", data, pos)
-        out.append(data[pos + 4 : pos + 4 + n])
-        pos += 4 + n
-    return out
 
 
 def max_tsdu(mtu: int, v6: bool, udp: bool) -> int:
@@ -144,8 +129,14 @@ def mtu_for_16_fragments(v6: bool, udp: bool) -> int:
     return 4200 + IP_HEADER[6 if v6 else 4] + (UDP_HEADER if udp else 0) + 44
 
 
-def make_messages(seed: int, total: int, sizes: Sequence[int] | None = None,
-                  lo: int = 1, hi: int = 1400, must: Sequence[int] = ()) -> list[bytes]:
+def make_messages(
+    seed: int,
+    total: int,
+    sizes: Sequence[int] | None = None,
+    lo: int = 1,
+    hi: int = 1400,
+    must: Sequence[int] = (),
+) -> list[bytes]:
     """Random messages of about ``total`` bytes: ``must`` sizes first spread through the list,
     the rest drawn from ``sizes`` (if given) or uniformly from [lo, hi]."""
     rnd = random.Random(seed)
@@ -199,8 +190,10 @@ class Proc:
             t.join(timeout)
 
     def tail(self) -> str:
-        return (f"{self.name}: rc={self.p.poll()} stdout={self.out[-6:]} "
-                f"stderr={[e for e in self.err if not e.startswith('LOG 2')][-8:]}")
+        return (
+            f"{self.name}: rc={self.p.poll()} stdout={self.out[-6:]} "
+            f"stderr={[e for e in self.err if not e.startswith('LOG 2')][-8:]}"
+        )
 
     def wait_line(self, prefix: str, timeout: float) -> str:
         """The next stdout line starting with ``prefix`` (earlier lines are skipped)."""
@@ -314,7 +307,8 @@ class Wire:
 
     def of(self, name: str, src: str | None = None, dst: str | None = None) -> list[WirePacket]:
         return [
-            p for p in self.packets
+            p
+            for p in self.packets
             if p.name == name and (src is None or p.src == src) and (dst is None or p.dst == dst)
         ]
 
@@ -333,7 +327,8 @@ class Wire:
         for p in self.of("NCF", src=source):
             ncf.update(s for s in p.sqns() if s in first_nak and p.ts >= first_nak[s])
         rdata = {
-            p.sqn for p in self.of("RDATA", src=source)
+            p.sqn
+            for p in self.of("RDATA", src=source)
             if p.sqn in first_nak and p.ts >= first_nak[p.sqn]
         }
         return set(first_nak), ncf, rdata
@@ -353,9 +348,25 @@ class Capture:
         p = self.host.popen(
             # a snapshot length of the largest frame here (jumbo MTU 9000): the capture ring's
             # slots are that big, so more of them fit its 128 MiB and bursts are not dropped
-            ["dumpcap", "-q", "-P", "-s", "9216", "-B", "128", "-i", self.host.ifname,
-             "-f", self.bpf, "-w", str(self.path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                "dumpcap",
+                "-q",
+                "-P",
+                "-s",
+                "9216",
+                "-B",
+                "128",
+                "-i",
+                self.host.ifname,
+                "-f",
+                self.bpf,
+                "-w",
+                str(self.path),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.proc = Proc("dumpcap", p)
         end = time.monotonic() + 10
@@ -493,22 +504,62 @@ def _openpgm_rate(t: Transfer) -> int:
 def _command(t: Transfer, peer: Peer, role: str, path: Path, expect: Path) -> list[str]:
     host = peer.host
     if peer.impl == "openpgm":
-        argv = [str(t.exe), role, "-n", f"{t.addr(host)};{t.group}", "-p", str(t.port),
-                "-m", str(t.mtu), "-t", str(t.timeout)]
+        argv = [
+            str(t.exe),
+            role,
+            "-n",
+            f"{t.addr(host)};{t.group}",
+            "-p",
+            str(t.port),
+            "-m",
+            str(t.mtu),
+            "-t",
+            str(t.timeout),
+        ]
         if t.udp:
             argv.append("-u")
         if role == "send":
-            argv += ["-i", str(path), "-r", str(_openpgm_rate(t)), "-a", str(t.openpgm_pace),
-                     "-s", str(t.port + 1000), "-g", f"openpgm-{host.name}", "-l", str(t.timeout)]
+            argv += [
+                "-i",
+                str(path),
+                "-r",
+                str(_openpgm_rate(t)),
+                "-a",
+                str(t.openpgm_pace),
+                "-s",
+                str(t.port + 1000),
+                "-g",
+                f"openpgm-{host.name}",
+                "-l",
+                str(t.timeout),
+            ]
         else:
             argv += ["-o", str(path), "-e", str(expect)]
         return argv + peer.options
     if peer.impl == "pgm":
-        argv = [str(PGM_PEER), role, t.group, str(t.port), host.ifname, t.transport,
-                "--timeout", str(t.timeout)]
+        argv = [
+            str(PGM_PEER),
+            role,
+            t.group,
+            str(t.port),
+            host.ifname,
+            t.transport,
+            "--timeout",
+            str(t.timeout),
+        ]
         if role == "send":
-            argv += ["--in", str(path), "--rate", str(t.pgm_rate_bps), "--mtu", str(t.mtu),
-                     "--linger", str(t.close_linger), "--linger-max", str(t.timeout)]
+            argv += [
+                "--in",
+                str(path),
+                "--rate",
+                str(t.pgm_rate_bps),
+                "--mtu",
+                str(t.mtu),
+                "--linger",
+                str(t.close_linger),
+                "--linger-max",
+                str(t.timeout),
+            ]
         else:
             argv += ["--out", str(path), "--expect", str(expect)]
         return argv + peer.options
@@ -516,18 +567,28 @@ def _command(t: Transfer, peer: Peer, role: str, path: Path, expect: Path) -> li
         scheme = "epgm" if t.udp else "pgm"
         endpoint = f"{scheme}://{t.addr(host)};{t.group}:{t.port}"
         role = "pub" if role == "send" else "sub"
-        argv = [ZMQ_PYTHON, str(ZMQ_PEER), role, endpoint, "--rate", str(t.zmq_rate_kbit),
-                "--timeout", str(t.timeout)]
-        argv += ["--in", str(path)] if role == "pub" else ["--out", str(path), "--expect",
-                                                              str(expect)]
+        argv = [
+            ZMQ_PYTHON,
+            str(ZMQ_PEER),
+            role,
+            endpoint,
+            "--rate",
+            str(t.zmq_rate_kbit),
+            "--timeout",
+            str(t.timeout),
+        ]
+        argv += (
+            ["--in", str(path)] if role == "pub" else ["--out", str(path), "--expect", str(expect)]
+        )
         return argv + peer.options
     raise ValueError(peer.impl)
 
 
 def _start(t: Transfer, peer: Peer, role: str, path: Path, expect: Path) -> Proc:
     argv = _command(t, peer, role, path, expect)
-    kw: dict[str, Any] = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, bufsize=1)
+    kw: dict[str, Any] = dict(
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+    )
     if peer.impl == "pgm":
         popen = peer.host.python_popen(argv, **kw)
     else:
@@ -544,8 +605,14 @@ def send_nak(t: Transfer, sqn: int) -> None:
     assert t.source_tsi is not None, "the source printed no TSI"
     gsi, sport = t.source_tsi
     src_ip = t.source.ip(t.v6)
-    nak = wire.NAK(source_port=t.port, destination_port=sport, gsi=gsi, nak_sqn=sqn,
-                   source_nla=wire.as_nla(src_ip), group_nla=wire.as_nla(t.group)).encode()
+    nak = wire.NAK(
+        source_port=t.port,
+        destination_port=sport,
+        gsi=gsi,
+        nak_sqn=sqn,
+        source_nla=wire.as_nla(src_ip),
+        group_nla=wire.as_nla(t.group),
+    ).encode()
     family = socket.AF_INET6 if t.v6 else socket.AF_INET
     if t.udp:
         sock = t.receivers[0].host.socket(family, socket.SOCK_DGRAM)
@@ -622,5 +689,6 @@ def run_transfer(t: Transfer) -> Outcome:
             for r in t.receivers:
                 r.host.set_loss(0)
     received = [read_messages(r.output) for r in t.receivers if r.output is not None]
-    return Outcome(received, cap.read(), t.source, t.receivers, time.monotonic() - t0, drops,
-                   cap.stats)
+    return Outcome(
+        received, cap.read(), t.source, t.receivers, time.monotonic() - t0, drops, cap.stats
+    )

@@ -24,12 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import select
 import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+
+from peerio import read_messages, say, wait_command  # sibling module
 
 from pgm.engine import (
     DataReceived,
@@ -41,35 +42,6 @@ from pgm.engine import (
 )
 from pgm.io import PgmReceiver, PgmSender
 from tests.interop.zmtp import ZmtpDecoder, encode
-
-
-def read_messages(path: str) -> list[bytes]:
-    with open(path, "rb") as f:
-        data = f.read()
-    out, pos = [], 0
-    while pos < len(data):
-        (n,) = struct.unpack_from(">I", data, pos)
-        out.append(data[pos + 4 : pos + 4 + n])
-        pos += 4 + n
-    return out
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
-
-
-def wait_command(want: str, timeout: float) -> bool:
-    """Wait for a line starting with ``want`` on stdin (EOF counts); False on timeout."""
-    end = time.monotonic() + timeout
-    while True:
-        left = end - time.monotonic()
-        if left <= 0:
-            return False
-        r, _, _ = select.select([sys.stdin], [], [], min(left, 0.5))
-        if r:
-            line = sys.stdin.readline()
-            if not line or line.startswith(want):
-                return True
 
 
 def send(args: argparse.Namespace) -> int:
@@ -159,8 +131,19 @@ def recv(args: argparse.Namespace) -> int:
         stats = rx.stats()
     out.close()
     sess = stats["sessions"].get(str(tsi), {})
-    say(json.dumps({"messages": n, "bytes": nbytes, "ended": ended, "lost": lost,
-                    "last": got_last, "end_time": time.time(), "session": sess}))
+    say(
+        json.dumps(
+            {
+                "messages": n,
+                "bytes": nbytes,
+                "ended": ended,
+                "lost": lost,
+                "last": got_last,
+                "end_time": time.time(),
+                "session": sess,
+            }
+        )
+    )
     return 0 if ended == "fin" and not lost else 3
 
 
@@ -180,11 +163,18 @@ def main() -> int:
     ap.add_argument("--linger", type=float, default=0.5)
     ap.add_argument("--linger-max", type=float, default=30.0)
     ap.add_argument("--late", action="store_true", help="send half, wait for 'more', send rest")
-    ap.add_argument("--options-on-all-data", action="store_true",
-                    help="SourceConfig.options_on_all_data (an OpenPGM accommodation)")
+    ap.add_argument(
+        "--options-on-all-data",
+        action="store_true",
+        help="SourceConfig.options_on_all_data (an OpenPGM accommodation)",
+    )
     ap.add_argument("--zmq", action="store_true")
-    ap.add_argument("--zmq-apdu", type=int, default=0,
-                    help="APDU size for --zmq framing (default: one TSDU; larger ones fragment)")
+    ap.add_argument(
+        "--zmq-apdu",
+        type=int,
+        default=0,
+        help="APDU size for --zmq framing (default: one TSDU; larger ones fragment)",
+    )
     ap.add_argument("--timeout", type=float, default=60.0)
     args = ap.parse_args()
     return send(args) if args.mode == "send" else recv(args)

@@ -18,40 +18,12 @@ the project (it runs under another interpreter).
 from __future__ import annotations
 
 import argparse
-import select
 import struct
 import sys
 import time
 
 import zmq  # type: ignore[import-not-found, unused-ignore]  # Debian's python3-zmq
-
-
-def read_messages(path: str) -> list[bytes]:
-    with open(path, "rb") as f:
-        data = f.read()
-    out, pos = [], 0
-    while pos < len(data):
-        (n,) = struct.unpack_from(">I", data, pos)
-        out.append(data[pos + 4 : pos + 4 + n])
-        pos += 4 + n
-    return out
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
-
-
-def wait_command(want: str, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while True:
-        left = end - time.monotonic()
-        if left <= 0:
-            return False
-        r, _, _ = select.select([sys.stdin], [], [], min(left, 0.5))
-        if r:
-            line = sys.stdin.readline()
-            if not line or line.startswith(want):
-                return True
+from peerio import read_messages, say, wait_command  # sibling module
 
 
 def pub(args: argparse.Namespace) -> int:
