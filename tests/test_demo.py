@@ -58,6 +58,7 @@ def _receivers_ok(out: dict[str, object]) -> list[dict[str, object]]:
     return rxs
 
 
+@pytest.mark.raw
 def test_demo_privileged_uses_raw_sockets(netbed_pair: NetBed) -> None:
     out = _run_demo(netbed_pair)
     assert out.get("transport") == "raw"

@@ -150,6 +150,7 @@ def test_pair_topology(netbed_pair: NetBed) -> None:
     assert proc.stdout.strip() == f"['lo', '{b.ifname}'] {GROUP4}"
 
 
+@pytest.mark.raw
 def test_raw_pgm_multicast_ipv4(netbed_pair: NetBed) -> None:
     a, b = netbed_pair.a, netbed_pair.b
     rx = raw_receiver_v4(b)
@@ -162,6 +163,7 @@ def test_raw_pgm_multicast_ipv4(netbed_pair: NetBed) -> None:
     assert ipv4_payload(packet) == payload
 
 
+@pytest.mark.raw
 def test_raw_pgm_multicast_ipv6(netbed_pair: NetBed) -> None:
     a, b = netbed_pair.a, netbed_pair.b
     rx = raw_receiver_v6(b)
@@ -181,6 +183,7 @@ def test_udp_multicast(netbed_pair: NetBed, family: int) -> None:
     assert receive(rx, 1) == [(b"udp-encapsulated", src)]
 
 
+@pytest.mark.raw
 def test_unicast_back_from_b_to_a(netbed_pair: NetBed) -> None:
     a, b = netbed_pair.a, netbed_pair.b
     rx4 = a.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -271,6 +274,7 @@ def test_set_loss_50_percent(netbed_pair: NetBed, proto: str, family: int) -> No
     assert b.nft_counters()[f"in_{proto}"] == dropped
 
 
+@pytest.mark.raw
 def test_drop_all(netbed_pair: NetBed) -> None:
     a, b = netbed_pair.a, netbed_pair.b
     rx_raw, rx_udp = raw_receiver_v4(b), udp_receiver(b, socket.AF_INET)
@@ -305,6 +309,7 @@ def test_bad_loss_arguments(netbed_pair: NetBed) -> None:
 # -- the star --------------------------------------------------------------------------------
 
 
+@pytest.mark.raw
 def test_star_multicast_reaches_every_receiver(netbed_star: NetBed) -> None:
     src, receivers = netbed_star.source, netbed_star.receivers
     n = netbed_star.subnet
@@ -353,6 +358,7 @@ def test_receiver_loss_is_per_receiver(netbed_star: NetBed) -> None:
     assert r2.nft_counters()["in_udp"] == 10 and r1.nft_counters()["total"] == 0
 
 
+@pytest.mark.raw
 def test_egress_loss_is_seen_by_every_receiver(netbed_star: NetBed) -> None:
     src = netbed_star.source
     require(src.egress_supported(), "needs nftables netdev egress hooks (kernel >= 5.16)")

@@ -445,6 +445,7 @@ def _pick(out: list[tuple[int, str, str]], key: str) -> tuple[int, str, str]:
     raise AssertionError(f"no program printed {key!r}: {out}")
 
 
+@pytest.mark.raw
 def test_examples_transfer_with_loss_and_statistics_agree(bed: NetBed) -> None:
     count, size = 3000, 1000
     got, sent = _run_examples(bed, next(_ports), loss=10, transport="raw", stream=False,

@@ -6,8 +6,10 @@
 * ``bed``: one veth pair per test module, its links raised to a 9000-byte MTU (for the
   65535-byte APDU rows; every other test keeps PGM's MTU at 1500).
 * ``cells``: the matrix cells a test proves.  After each test the cells get its outcome; at the
-  end of the session the cells that ran are merged into results.json and docs/interop.md is
-  re-rendered (matrix.py).  Skipped tests record nothing.
+  end of the session the cells that ran are written to a build artefact (matrix.artefact_path:
+  ``$PGM_INTEROP_RESULTS`` or ``.pytest_cache/interop-results.json``), never to a tracked file;
+  ``python -m tests.interop.matrix --write`` merges it into results.json and docs/interop.md.
+  Skipped tests record nothing.
 """
 
 from __future__ import annotations
@@ -90,5 +92,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     done = session.config.stash.get(_DONE, {})
     if not done:
         return
-    results = matrix.merge(matrix.load(), list(done.values()), harness.versions())
-    matrix.write(results)
+    matrix.record_run(list(done.values()), harness.versions())

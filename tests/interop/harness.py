@@ -18,10 +18,11 @@ arrived), then it closes (OPT_FIN) and everyone exits.  Messages travel in files
 ``[4-byte big-endian length][bytes]`` records, so every receiver's output is compared byte for
 byte with what was sent.
 
-Loss is nftables in the receiving namespaces' input hook (tests/netbed.py).  ``dumpcap`` captures
-on one host's veth (the receiver of a pair, the source of a star) before that hook drops anything;
-the capture is read back with :mod:`pgm.pcap` and every PGM packet parsed with :mod:`pgm.wire`
-(checksums verified), so a test can assert which packet types crossed between the
+Loss is nftables in the receiving namespaces' input hook (tests/netbed.py).  ``tcpdump`` captures
+on one host's veth (the receiver of a pair, the source of a star) before that hook drops
+anything, proven attached and flushed by probe packets (tests/interop/capture.py); the capture
+is read back with :mod:`pgm.pcap` and every PGM packet parsed with :mod:`pgm.wire` (checksums
+verified), so a test can assert which packet types crossed between the
 implementations (:class:`Wire`).
 """
 
@@ -31,20 +32,18 @@ import contextlib
 import json
 import queue
 import random
-import re
 import shutil
 import signal
 import subprocess
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pgm import wire
-from pgm.pcap import extract_pgm, read_pcap
+from tests.interop.capture import CAPTURE_TOOL, Capture, Wire
 from tests.netbed import GROUP4, GROUP6, NetBed, NetHost
 
 HERE = Path(__file__).resolve().parent
@@ -69,7 +68,7 @@ def _run(argv: Sequence[str], timeout: float = 60.0) -> subprocess.CompletedProc
 
 def interop_unavailable_reason() -> str | None:
     """Why the OpenPGM/ZeroMQ peers cannot run here, or None if they can."""
-    for tool, pkg in (("gcc", "gcc"), ("pkg-config", "pkg-config"), ("dumpcap", "tshark")):
+    for tool, pkg in (("gcc", "gcc"), ("pkg-config", "pkg-config"), (CAPTURE_TOOL, "tcpdump")):
         if shutil.which(tool) is None:
             return f"needs `{tool}` (apt-get install {pkg})"
     if _run(["pkg-config", "--exists", "openpgm-5.3"]).returncode != 0:
@@ -257,160 +256,7 @@ class Proc:
         return out
 
 
-# -- capture and wire analysis -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WirePacket:
-    """One PGM packet seen on the capture."""
-
-    ts: float
-    src: str
-    dst: str
-    pkt: wire.Packet
-
-    @property
-    def name(self) -> str:
-        return self.pkt.NAME
-
-    @property
-    def sqn(self) -> int:
-        p = self.pkt
-        if isinstance(p, wire.DataPacket):
-            return p.data_sqn
-        if isinstance(p, wire.NakPacket):
-            return p.nak_sqn
-        if isinstance(p, wire.SPM):
-            return p.spm_sqn
-        return -1
-
-    def sqns(self) -> list[int]:
-        """Sequence numbers a NAK/NCF names (its own plus OPT_NAK_LIST)."""
-        out = [self.sqn]
-        lst = self.pkt.option(wire.OptNakList)
-        if lst is not None:
-            out.extend(lst.sqns)
-        return out
-
-    def has(self, option: type[wire.Option]) -> bool:
-        return self.pkt.option(option) is not None
-
-
-@dataclass
-class Wire:
-    """The PGM packets of one capture, parsed strictly (checksums verified)."""
-
-    packets: list[WirePacket]
-    malformed: list[str] = field(default_factory=list)
-    dropped: int = 0
-    """Packets the capture itself lost (dumpcap's report)."""
-
-    def of(self, name: str, src: str | None = None, dst: str | None = None) -> list[WirePacket]:
-        return [
-            p
-            for p in self.packets
-            if p.name == name and (src is None or p.src == src) and (dst is None or p.dst == dst)
-        ]
-
-    def summary(self) -> dict[str, int]:
-        c = Counter(f"{p.name} {p.src}->{p.dst}" for p in self.packets)
-        return dict(sorted(c.items()))
-
-    def repairs(self, receiver: str, source: str) -> tuple[set[int], set[int], set[int]]:
-        """(SQNs ``receiver`` NAKed to ``source``, those the source then confirmed with an NCF,
-        those it then repaired with RDATA) — the NCF/RDATA sent after the first such NAK."""
-        first_nak: dict[int, float] = {}
-        for p in self.of("NAK", src=receiver, dst=source):
-            for s in p.sqns():
-                first_nak.setdefault(s, p.ts)
-        ncf: set[int] = set()
-        for p in self.of("NCF", src=source):
-            ncf.update(s for s in p.sqns() if s in first_nak and p.ts >= first_nak[s])
-        rdata = {
-            p.sqn
-            for p in self.of("RDATA", src=source)
-            if p.sqn in first_nak and p.ts >= first_nak[p.sqn]
-        }
-        return set(first_nak), ncf, rdata
-
-
-class Capture:
-    """``dumpcap`` on a host's veth, inside its namespace, for the duration of a ``with``."""
-
-    def __init__(self, host: NetHost, path: Path, *, udp_port: int | None) -> None:
-        self.host = host
-        self.path = path
-        self.udp_port = udp_port
-        self.bpf = f"udp port {udp_port}" if udp_port else "ip proto 113 or ip6 proto 113"
-        self.proc: Proc | None = None
-
-    def __enter__(self) -> Capture:
-        p = self.host.popen(
-            # a snapshot length of the largest frame here (jumbo MTU 9000): the capture ring's
-            # slots are that big, so more of them fit its 128 MiB and bursts are not dropped
-            [
-                "dumpcap",
-                "-q",
-                "-P",
-                "-s",
-                "9216",
-                "-B",
-                "128",
-                "-i",
-                self.host.ifname,
-                "-f",
-                self.bpf,
-                "-w",
-                str(self.path),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.proc = Proc("dumpcap", p)
-        end = time.monotonic() + 10
-        while not any("Capturing on" in e for e in self.proc.err):
-            if time.monotonic() > end or p.poll() is not None:
-                raise PeerError(f"dumpcap did not start; {self.proc.tail()}")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.p.poll() is None:
-            # The last packets: libpcap hands dumpcap a block of the capture ring only when it
-            # is full or its timeout (dumpcap: 250 ms) expires, and at SIGINT dumpcap stops
-            # without reading what is still in the ring.
-            time.sleep(0.6)
-            self.proc.p.send_signal(signal.SIGINT)
-            with contextlib.suppress(PeerError):
-                self.proc.finish(5)
-
-    @property
-    def stats(self) -> str:
-        """dumpcap's closing report (packets captured / dropped)."""
-        return " ".join(e for e in (self.proc.err if self.proc else []) if "acket" in e)
-
-    def read(self) -> Wire:
-        ports = {self.udp_port} if self.udp_port else set()
-        packets: list[WirePacket] = []
-        bad: list[str] = []
-        for rec in read_pcap(self.path):
-            found = extract_pgm(rec, ports)
-            if found is None:
-                continue
-            body, meta = found
-            if meta["truncated"]:
-                bad.append(f"{meta['src']}->{meta['dst']}: truncated by the capture")
-                continue
-            try:
-                pkt = wire.parse(body, verify=True)
-            except wire.PacketError as exc:
-                bad.append(f"{meta['src']}->{meta['dst']}: {exc}")
-                continue
-            packets.append(WirePacket(meta["ts"], meta["src"], meta["dst"], pkt))
-        found_drops = re.search(r"received/dropped on interface '[^']*': \d+/(\d+)", self.stats)
-        return Wire(packets, bad, int(found_drops.group(1)) if found_drops else 0)
+# -- capture and wire analysis: tests/interop/capture.py ----------------------------------------
 
 
 # -- peers -------------------------------------------------------------------------------------

@@ -1,20 +1,26 @@
 """The interoperability matrix: test results in ``results.json`` -> ``docs/interop.md``.
 
-The interop tests declare the matrix cell(s) they prove (:class:`Cells`); a session-finish hook in
-``conftest.py`` merges the outcomes of the cells that ran into ``tests/interop/results.json`` and
-re-renders ``docs/interop.md`` from it.  Nothing in the page is written by hand:
+The interop tests declare the matrix cell(s) they prove (:class:`Cells`).  Running the tests never
+writes a tracked file: a session-finish hook in ``conftest.py`` writes the outcomes of the cells
+that ran to a build artefact, :func:`artefact_path` (``$PGM_INTEROP_RESULTS``, by default
+``.pytest_cache/interop-results.json``).  The committed ``tests/interop/results.json`` and
+``docs/interop.md`` change only by an explicit command:
 
+    python -m tests.interop.matrix --write   # merge the last run's artefact into results.json
+                                             # and re-render docs/interop.md
     python -m tests.interop.matrix           # re-render docs/interop.md from results.json
     python -m tests.interop.matrix --check   # exit 1 if the page differs from the results
 
 ``test_matrix.py`` runs the check in every test run, and checks that every cell of the grid
-below has a result.  The JSON holds no timings or counts, so a passing run leaves it unchanged.
+below has a result.  The JSON holds no timings or counts, so a passing run merged with
+``--write`` leaves it unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +29,16 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
 DOC = HERE.parent.parent / "docs" / "interop.md"
+ARTEFACT_ENV = "PGM_INTEROP_RESULTS"
+
+
+def artefact_path() -> Path:
+    """Where a test run records the cells it ran (never a tracked file)."""
+    given = os.environ.get(ARTEFACT_ENV)
+    if given:
+        return Path(given)
+    return HERE.parent.parent / ".pytest_cache" / "interop-results.json"
+
 
 PASS, PEER, FAIL = "pass", "peer", "fail"
 SYMBOL = {PASS: "✅", PEER: "➖", FAIL: "❌"}
@@ -108,7 +124,8 @@ class Cells:
 # -- results file ----------------------------------------------------------------------------
 
 
-def load(path: Path = RESULTS) -> dict[str, Any]:
+def load(path: Path | None = None) -> dict[str, Any]:
+    path = path or RESULTS
     if not path.exists():
         return {"versions": {}, "cells": []}
     return dict(json.loads(path.read_text()))
@@ -253,6 +270,14 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def record_run(cells: list[Cell], versions: dict[str, str], path: Path | None = None) -> Path:
+    """Write a test run's outcomes to the artefact (replacing an earlier run's)."""
+    path = path or artefact_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dump(merge({"versions": {}, "cells": []}, cells, versions)))
+    return path
+
+
 def write(results: dict[str, Any]) -> bool:
     """Write results.json and the page if they changed; True if anything was written."""
     changed = False
@@ -267,11 +292,38 @@ def write(results: dict[str, Any]) -> bool:
     return changed
 
 
+def _cells_of(results: dict[str, Any]) -> list[Cell]:
+    return [Cell(**c) for c in results.get("cells", [])]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument("--check", action="store_true", help="exit 1 if docs/interop.md is stale")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 if docs/interop.md is stale")
+    mode.add_argument(
+        "--write",
+        nargs="?",
+        const="",
+        metavar="ARTEFACT",
+        help=f"merge a test run's results (default: ${ARTEFACT_ENV} or "
+        ".pytest_cache/interop-results.json) into results.json and re-render the page",
+    )
     args = ap.parse_args(argv)
     results = load()
+    if args.write is not None:
+        run_path = Path(args.write) if args.write else artefact_path()
+        if not run_path.exists():
+            print(
+                f"no test-run results at {run_path}: run the interop tests first", file=sys.stderr
+            )
+            return 1
+        run = load(run_path)
+        results = merge(results, _cells_of(run), run.get("versions", {}))
+        print("updated" if write(results) else "unchanged", RESULTS, DOC)
+        gaps = missing(results)
+        if gaps:
+            print("no result for: " + ", ".join(gaps), file=sys.stderr)
+        return 0
     page = render(results)
     if args.check:
         if not DOC.exists() or DOC.read_text() != page:
