@@ -112,6 +112,20 @@ def test_sqn_order_is_consistent_across_the_circle(wire_a: int, step: int) -> No
     assert wire.sqn_max(wire_a, b) == b and wire.sqn_min(b, wire_a) == wire_a
 
 
+def test_sqn_unwrap_near_the_reference() -> None:
+    assert wire.sqn_unwrap(0, -1) == 0  # an empty window before sequence number 0
+    assert wire.sqn_unwrap(0xFFFFFFFF, -1) == -1
+    assert wire.sqn_unwrap(0, 0xFFFFFFFF) == 1 << 32  # forward across the wrap
+    assert wire.sqn_unwrap(0xFFFFFFFE, 1 << 32) == (1 << 32) - 2  # backward across it
+    assert wire.sqn_unwrap(5, 5 << 32) == (5 << 32) + 5
+
+
+@given(ref=st.integers(-1, 1 << 40), delta=st.integers(-(1 << 31), (1 << 31) - 1))
+def test_sqn_unwrap_inverts_the_mask(ref: int, delta: int) -> None:
+    s = ref + delta
+    assert wire.sqn_unwrap(s & wire.SQN_MASK, ref) == s
+
+
 # -- round trips --
 
 

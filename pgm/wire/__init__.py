@@ -103,6 +103,7 @@ from .sqn import (
     sqn_lt,
     sqn_max,
     sqn_min,
+    sqn_unwrap,
 )
 
 __all__ = [
@@ -197,5 +198,6 @@ __all__ = [
     "sqn_lt",
     "sqn_max",
     "sqn_min",
+    "sqn_unwrap",
     "verify_checksum",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "sqn_lt",
     "sqn_max",
     "sqn_min",
+    "sqn_unwrap",
 ]
 
 SQN_MODULUS = 1 << 32
@@ -65,3 +66,15 @@ def sqn_max(a: int, b: int) -> int:
 def sqn_min(a: int, b: int) -> int:
     """The earlier of two sequence numbers."""
     return a if sqn_lt(a, b) else b
+
+
+def sqn_unwrap(s32: int, ref: int) -> int:
+    """The unbounded sequence number nearest ``ref`` whose low 32 bits are ``s32``.
+
+    ``ref`` is an unbounded (64-bit style, never wrapping) counter such as a window's leading
+    edge; it may be negative (an empty window before sequence number 0 has lead -1).  The result
+    lies in ``ref - 2**31 … ref + 2**31 - 1`` (RFC 3208 §3 serial-number arithmetic), so
+    ``sqn_unwrap(s, ref) & SQN_MASK == s`` for every wire number ``s``.
+    """
+    d = (s32 - ref) & SQN_MASK
+    return ref + (d - SQN_MODULUS if d >= SQN_HALF else d)
