@@ -141,6 +141,8 @@ class SessionStats:
     """Smallest window occupancy seen (RM: MinSequencesInWindow)."""
     window_max: int = 0
     """Largest window occupancy seen (RM: MaxSequencesInWindow)."""
+    parity_packets_ignored: int = 0
+    """ODATA/RDATA with the PARITY flag, dropped unread (FEC is not implemented)."""
 
 
 @dataclass(slots=True)
@@ -163,6 +165,9 @@ class ReceiverStats:
     """Sessions created."""
     sessions_ended: int = 0
     """Sessions ended (FIN, RST or expiry)."""
+    parity_packets_ignored: int = 0
+    """ODATA/RDATA with the PARITY flag (FEC repair packets), dropped: FEC is not implemented,
+    and a parity packet is never data (every session's, also those not yet heard)."""
 
 
 class _Nak:
@@ -442,6 +447,7 @@ class Receiver:
             if (
                 len(datagram) < 24
                 or (datagram[4] != wire.TYPE_ODATA and datagram[4] != wire.TYPE_RDATA)
+                or datagram[5] & wire.FLAG_PARITY
                 or datagram[2:4] != dport_b
                 or (dst is not None and dst is not self._dst_ok)
             ):
@@ -452,7 +458,7 @@ class Receiver:
                 slow(datagram, src, now, dst)
                 continue
             try:
-                tbyte, sqn, trail, opts, payload = decode(datagram, verify)
+                tbyte, _flags, sqn, trail, opts, payload = decode(datagram, verify)
             except wire.PacketError:
                 self.stats.malformed_packets += 1
                 continue
@@ -495,7 +501,7 @@ class Receiver:
         if tbyte == wire.TYPE_ODATA or tbyte == wire.TYPE_RDATA:
             # Hot path: decode without building a packet object.
             try:
-                _t, sqn, trail, opts, payload = wire.decode_data(
+                _t, flags, sqn, trail, opts, payload = wire.decode_data(
                     datagram, self.config.verify_checksum
                 )
             except wire.PacketError:
@@ -506,6 +512,14 @@ class Receiver:
                 return
             key = (datagram[8:14], datagram[0] << 8 | datagram[1])
             s = self.sessions.get(key)  # type: ignore[call-overload]
+            if flags & wire.FLAG_PARITY:
+                # RFC 3208 §9: a parity packet (FEC) is no data: it must never be delivered or
+                # fill a gap.  Until FEC is implemented it is counted and dropped.
+                self.stats.parity_packets_ignored += 1
+                if s is not None:
+                    s.last_heard = now
+                    s.stats.parity_packets_ignored += 1
+                return
             if s is None:
                 s = self._session(TSI(*key), src, now, create=True)
                 if s is None:

@@ -482,12 +482,14 @@ def _need(buf: bytes, n: int, name: str) -> None:
         raise TruncatedPacket(f"{name} needs at least {n} bytes, datagram has {len(buf)}")
 
 
-def decode_data(buf: bytes, verify: bool = True) -> tuple[int, int, int, list[Option], bytes]:
+def decode_data(buf: bytes, verify: bool = True) -> tuple[int, int, int, int, list[Option], bytes]:
     """Decode an ODATA/RDATA packet without building an object (the receive hot path).
 
-    Returns ``(type, data_sqn, data_trail, options, tsdu)``; the header fields are the caller's
-    to read (``buf[0:16]``).  Performs every check :func:`parse` does for data packets and
-    raises the same :class:`~pgm.wire.errors.PacketError` subclasses.
+    Returns ``(type, flags, data_sqn, data_trail, options, tsdu)``: ``flags`` is the header's
+    options-flags byte (``FLAG_PARITY``, ``FLAG_VAR_PKTLEN``, ``FLAG_NETWORK``, ``FLAG_PRESENT``;
+    RFC 3208 §8), so a caller can tell a parity packet from data without parsing it.  The other
+    header fields are the caller's to read (``buf[0:16]``).  Performs every check :func:`parse`
+    does for data packets and raises the same :class:`~pgm.wire.errors.PacketError` subclasses.
     """
     n = len(buf)
     if n < 24:
@@ -512,7 +514,8 @@ def decode_data(buf: bytes, verify: bool = True) -> tuple[int, int, int, list[Op
         if not v or v % 0xFFFF:
             cs = buf[6] << 8 | buf[7]
             raise BadChecksum(f"{_NAMES[tbyte]} checksum 0x{cs:04x} does not verify")
-    if buf[5] & FLAG_PRESENT:
+    flags = buf[5]
+    if flags & FLAG_PRESENT:
         opts, off = decode_options(buf, 24)
     else:
         opts, off = [], 24
@@ -522,7 +525,7 @@ def decode_data(buf: bytes, verify: bool = True) -> tuple[int, int, int, list[Op
             f"{_NAMES[tbyte]} TSDU length {tsdu_length} but {n - off} data bytes follow"
         )
     sqn, trail = _SQN_TRAIL.unpack_from(buf, 16)
-    return tbyte, sqn, trail, opts, buf[off:]
+    return tbyte, flags, sqn, trail, opts, buf[off:]
 
 
 _NAMES = {TYPE_ODATA: "ODATA", TYPE_RDATA: "RDATA"}
@@ -541,7 +544,7 @@ def parse(data: bytes | bytearray | memoryview, *, verify: bool = True) -> Packe
     sport, dport, tbyte, flags, csum, gsi, tsdu_length = _HEADER.unpack_from(buf)
     if (tbyte in (TYPE_ODATA, TYPE_RDATA)) and n >= 24:
         # Fast path for data, the bulk of all traffic.
-        _t, sqn, trail, opts, payload = decode_data(buf, verify)
+        _t, _f, sqn, trail, opts, payload = decode_data(buf, verify)
         p = _new(ODATA if tbyte == TYPE_ODATA else RDATA)
         p.source_port = sport
         p.destination_port = dport
