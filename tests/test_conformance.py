@@ -37,11 +37,8 @@ The FEC scripts are covered by the later FEC issue and not here: ``on-demand_spm
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from ipaddress import IPv4Address
+from collections.abc import Sequence
 from itertools import accumulate, pairwise
-from typing import Any
 
 from pgm import wire
 from pgm.engine import (
@@ -54,303 +51,28 @@ from pgm.engine import (
     UnrecoverableLoss,
 )
 from pgm.engine.config import IP4_HEADER, OPENPGM_HEARTBEATS
-from pgm.sim import Network, Node
-from pgm.wire import NLA, TSI
-
-GROUP = IPv4Address("239.192.0.1")
-OTHER_GROUP = IPv4Address("239.192.0.2")
-SRC_ADDR = IPv4Address("10.0.0.1")  # the source (or sim.c playing one)
-RCV_ADDR = IPv4Address("10.0.0.2")  # the receiver (or sim.c playing one)
-OTHER_RCV_ADDR = IPv4Address("10.0.0.3")  # a second receiver
-ROUTER_ADDR = IPv4Address("10.0.0.254")  # an upstream PGM hop named by the SPM path NLA
-DPORT = 7500
-SPORT = 40000
-GSI = bytes.fromhex("0a0b0c0d0e0f")
-OTHER_GSI = bytes.fromhex("010203040506")
-SESSION = TSI(GSI, SPORT)
-EMPTY_LEAD = 0xFFFFFFFF  # SPM lead before any data (TRAIL 0 / LEAD 2**32 - 1)
-EPS = 1e-9  # float slack on virtual times (sums of interval floats)
-
-Datagram = tuple[bytes, NLA, "int | None"]
-
-
-# -- the network roles ---------------------------------------------------------------------------
-
-
-Responder = Callable[[wire.Packet, NLA, "NLA | None", float], list[Datagram]]
-
-
-class Peer:
-    """``sim.c``: sends scripted packets, records everything it hears, may answer some."""
-
-    def __init__(self, responder: Responder | None = None) -> None:
-        self.out: list[Datagram] = []
-        self.heard: list[tuple[float, Any, NLA, NLA | None]] = []
-        self.responder = responder
-
-    def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
-        pkt = wire.parse(datagram)  # checksum verified: a bad one fails the test here
-        self.heard.append((now, pkt, src, dst))
-        if self.responder is not None:
-            self.out.extend(self.responder(pkt, src, dst, now))
-
-    def handle_timer(self, now: float) -> None:
-        pass
-
-    def datagrams_to_send(self, now: float) -> list[Datagram]:
-        out, self.out = self.out, []
-        return out
-
-    def next_timer(self) -> float | None:
-        return None
-
-    def next_event(self) -> object | None:
-        return None
-
-    def heard_types(self, name: str) -> list[tuple[float, Any, NLA, NLA | None]]:
-        return [h for h in self.heard if name == h[1].NAME]
-
-
-@dataclass(frozen=True)
-class Tx:
-    """One datagram from the trace: when, where to, TTL, parsed packet, raw bytes."""
-
-    time: float
-    dst: NLA
-    ttl: int | None
-    pkt: Any
-    raw: bytes
-
-
-def sent(net: Network, by: Node[Any], type_: str | None = None) -> list[Tx]:
-    """Datagrams ``by`` sent (checksums verified), optionally of one type, in send order."""
-    out: list[Tx] = []
-    for e in net.trace:
-        if e.src is not by:
-            continue
-        pkt = wire.parse(e.data)
-        if type_ is None or type_ == pkt.NAME:
-            out.append(Tx(e.time, e.dst_addr, e.ttl, pkt, e.data))
-    return out
-
-
-def within(t: float, lo: float, hi: float, what: str) -> None:
-    assert lo - EPS <= t <= hi + EPS, f"{what} at t={t:.6f}, expected within [{lo:.6f}, {hi:.6f}]"
-
-
-# -- packets as sim.c builds them ----------------------------------------------------------------
-
-
-def spm(spm_sqn: int, trail: int, lead: int, path: NLA = SRC_ADDR) -> wire.SPM:
-    return wire.SPM(
-        source_port=SPORT,
-        destination_port=DPORT,
-        gsi=GSI,
-        spm_sqn=spm_sqn,
-        spm_trail=trail,
-        spm_lead=lead,
-        path_nla=path,
-    )
-
-
-def data_packet(kind: type[wire.DataPacket], sqn: int, trail: int, data: bytes) -> wire.DataPacket:
-    return kind(
-        source_port=SPORT,
-        destination_port=DPORT,
-        gsi=GSI,
-        data_sqn=sqn,
-        data_trail=trail,
-        data=data,
-    )
-
-
-def odata(sqn: int, trail: int, data: bytes) -> wire.DataPacket:
-    return data_packet(wire.ODATA, sqn, trail, data)
-
-
-def rdata(sqn: int, trail: int, data: bytes) -> wire.DataPacket:
-    return data_packet(wire.RDATA, sqn, trail, data)
-
-
-def _nak_list(more: Sequence[int]) -> list[wire.Option]:
-    return [wire.OptNakList(list(more))] if more else []
-
-
-def ncf(sqn: int, *more: int) -> wire.NCF:
-    return wire.NCF(
-        source_port=SPORT,
-        destination_port=DPORT,
-        gsi=GSI,
-        nak_sqn=sqn,
-        source_nla=SRC_ADDR,
-        group_nla=GROUP,
-        options=_nak_list(more),
-    )
-
-
-def nak(
-    sqn: int, *more: int, source_nla: NLA = SRC_ADDR, group_nla: NLA = GROUP, gsi: bytes = GSI
-) -> wire.NAK:
-    return wire.NAK(
-        source_port=DPORT,
-        destination_port=SPORT,
-        gsi=gsi,
-        nak_sqn=sqn,
-        source_nla=source_nla,
-        group_nla=group_nla,
-        options=_nak_list(more),
-    )
-
-
-def spmr(gsi: bytes = GSI) -> wire.SPMR:
-    return wire.SPMR(source_port=DPORT, destination_port=SPORT, gsi=gsi)
-
-
-def check_nak(tx: Tx, sqns: Sequence[int], path: NLA = SRC_ADDR) -> None:
-    """A selective NAK for ``sqns``, unicast to the SPM path NLA, ports swapped, NLAs echoed."""
-    p = tx.pkt
-    assert type(p) is wire.NAK, f"expected a NAK, got {p!r}"
-    assert tx.dst == path, f"NAK sent to {tx.dst}, not to the SPM path NLA {path}"
-    assert tx.ttl is None
-    assert (p.source_port, p.destination_port, p.gsi) == (DPORT, SPORT, GSI)
-    assert (p.source_nla, p.group_nla) == (path, GROUP)
-    assert not p.parity
-    got = [p.nak_sqn] + (p.option(wire.OptNakList).sqns if p.option(wire.OptNakList) else [])
-    assert got == list(sqns), f"NAK requests {got}, expected {list(sqns)}"
-
-
-def check_ncf(tx: Tx, sqns: Sequence[int]) -> None:
-    """An NCF for ``sqns``, multicast to the group, downstream ports, source/group NLAs."""
-    p = tx.pkt
-    assert type(p) is wire.NCF, f"expected an NCF, got {p!r}"
-    assert tx.dst == GROUP and tx.ttl is None
-    assert (p.source_port, p.destination_port, p.gsi) == (SPORT, DPORT, GSI)
-    assert (p.source_nla, p.group_nla) == (SRC_ADDR, GROUP)
-    assert not p.parity
-    lst = p.option(wire.OptNakList)
-    assert [p.nak_sqn] + (lst.sqns if lst else []) == list(sqns)
-    flags = tx.raw[5]
-    if len(sqns) > 1:
-        assert flags == wire.FLAG_PRESENT | wire.FLAG_NETWORK, f"NCF flags {flags:#04x}"
-    else:
-        assert flags == 0 and p.options == [], f"NCF flags {flags:#04x}, options {p.options}"
-
-
-def check_data(tx: Tx, kind: type[wire.DataPacket], sqn: int, trail: int, data: bytes) -> None:
-    p = tx.pkt
-    assert type(p) is kind, f"expected {kind.NAME}, got {p!r}"
-    assert tx.dst == GROUP and tx.ttl is None
-    assert (p.source_port, p.destination_port, p.gsi) == (SPORT, DPORT, GSI)
-    assert (p.data_sqn, p.data_trail, p.data) == (sqn, trail, data)
-    assert p.options == [] and tx.raw[5] == 0
-
-
-def check_spm(tx: Tx, spm_sqn: int, trail: int, lead: int) -> None:
-    p = tx.pkt
-    assert type(p) is wire.SPM, f"expected an SPM, got {p!r}"
-    assert tx.dst == GROUP and tx.ttl is None
-    assert (p.source_port, p.destination_port, p.gsi) == (SPORT, DPORT, GSI)
-    assert (p.spm_sqn, p.spm_trail, p.spm_lead) == (spm_sqn, trail, lead), (
-        f"SPM sqn/trail/lead {(p.spm_sqn, p.spm_trail, p.spm_lead)}, "
-        f"expected {(spm_sqn, trail, lead)}"
-    )
-    assert p.path_nla == SRC_ADDR and p.options == []
-
-
-# -- benches -------------------------------------------------------------------------------------
-
-
-class TxBench:
-    """A real Source ("app", 10.0.0.1) and sim.c as a receiver on the group (10.0.0.2)."""
-
-    def __init__(self, config: SourceConfig | None = None) -> None:
-        self.net = Network(seed=0)
-        self.source = Source(
-            config or SourceConfig(window_secs=60.0),
-            group=GROUP,
-            nla=SRC_ADDR,
-            dport=DPORT,
-            sport=SPORT,
-            gsi=GSI,
-            rng=random.Random(1),
-            now=0.0,
-        )
-        self.node = self.net.add_node(self.source, SRC_ADDR, name="app")
-        self.sim = Peer()
-        self.sim_node = self.net.add_node(self.sim, RCV_ADDR, groups=[GROUP], name="sim")
-        self.first_sqns: list[int] = []
-
-    def send(self, when: float, *payloads: bytes) -> None:
-        def go() -> None:
-            for p in payloads:
-                self.first_sqns.append(self.source.send(p, self.net.now))
-            self.node.poke()
-
-        self.net.call_at(when, go)
-
-    def inject(self, when: float, pkt: wire.Packet, dst: NLA = SRC_ADDR) -> None:
-        def go() -> None:
-            self.sim.out.append((pkt.encode(), dst, None))
-            self.sim_node.poke()
-
-        self.net.call_at(when, go)
-
-    def out(self, type_: str | None = None) -> list[Tx]:
-        return sent(self.net, self.node, type_)
-
-
-class RxBench:
-    """A real Receiver ("app", 10.0.0.2) and sim.c playing the source (10.0.0.1)."""
-
-    def __init__(
-        self,
-        config: ReceiverConfig | None = None,
-        *,
-        seed: int = 7,
-        responder: Responder | None = None,
-    ) -> None:
-        self.net = Network(seed=0)
-        self.sim = Peer(responder)
-        self.sim_node = self.net.add_node(self.sim, SRC_ADDR, groups=[GROUP], name="sim")
-        self.receiver = Receiver(
-            config or ReceiverConfig(), group=GROUP, dport=DPORT, rng=random.Random(seed)
-        )
-        self.events: list[tuple[float, object]] = []
-        self.node = self.net.add_node(
-            self.receiver,
-            RCV_ADDR,
-            groups=[GROUP],
-            name="app",
-            on_event=lambda _n, ev: self.events.append((self.net.now, ev)),
-        )
-
-    def inject(
-        self, when: float, pkt: wire.Packet, dst: NLA = GROUP, ttl: int | None = None
-    ) -> None:
-        def go() -> None:
-            self.sim.out.append((pkt.encode(), dst, ttl))
-            self.sim_node.poke()
-
-        self.net.call_at(when, go)
-
-    def run(self, until: float) -> None:
-        self.net.run(until=until)
-
-    def upstream(self, type_: str | None = None) -> list[Tx]:
-        return sent(self.net, self.node, type_)
-
-    def delivered(self) -> list[tuple[float, int, bytes]]:
-        out: list[tuple[float, int, bytes]] = []
-        for t, ev in self.events:
-            if isinstance(ev, DataReceived):
-                assert ev.tsi == SESSION
-                out.append((t, ev.sqn, ev.data))
-        return out
-
-    def app_events(self) -> list[object]:
-        """Events other than SessionStarted, in order."""
-        return [ev for _, ev in self.events if not isinstance(ev, SessionStarted)]
-
+from pgm.sim import Network
+from pgm.wire import NLA
+from tests.helpers.addresses import (
+    DPORT,
+    EMPTY_LEAD,
+    GROUP,
+    GSI,
+    OTHER_GROUP,
+    OTHER_GSI,
+    OTHER_RCV_ADDR,
+    RCV_ADDR,
+    ROUTER_ADDR,
+    SESSION,
+    SPORT,
+    SRC_ADDR,
+    Datagram,
+)
+from tests.helpers.benches import RxBench, TxBench
+from tests.helpers.checks import check_data, check_nak, check_ncf, check_spm
+from tests.helpers.packets import data_packet, nak, ncf, odata, rdata, spm, spmr
+from tests.helpers.peer import Peer
+from tests.helpers.trace import Tx, sent, within
 
 # Common receiver scenario of the 6.3 scripts: SPM (trail 90001, lead 90000) at 1 s, ODATA 90001
 # at 3 s, then ODATA 90003 at T_GAP leaves 90002 missing.

@@ -30,7 +30,7 @@ from pgm.engine import (
     WouldBlock,
 )
 from pgm.sim import Link, drop_sqns
-from tests.engine_helpers import GROUP4, GROUP6, make_world, messages
+from tests.helpers.world import GROUP4, GROUP6, make_world, messages
 
 FAST = SourceConfig(rate_bps=100_000_000, window_secs=30, linger_secs=30)
 

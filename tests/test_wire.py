@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pgm import wire
-from tests.strategies import OPTION_STRATEGIES, PACKET_STRATEGIES, packets
+from tests.helpers.strategies import OPTION_STRATEGIES, PACKET_STRATEGIES, packets
 
 GSI = bytes.fromhex("0a0b0c0d0e0f")
 

@@ -15,7 +15,7 @@ from ipaddress import ip_address
 
 from pgm import wire
 from pgm.engine import DataReceived, Receiver, ReceiverConfig, Source, SourceConfig
-from tests.engine_helpers import make_world, messages
+from tests.helpers.world import make_world, messages
 
 GROUP = "239.192.0.1"
 

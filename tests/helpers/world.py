@@ -1,4 +1,14 @@
-"""A small test bed: one Source and N Receivers on a pgm.sim Network (shared by engine tests)."""
+"""A small world: one Source and N Receivers on a :mod:`pgm.sim` network.
+
+Theory of operation
+-------------------
+:func:`make_world` builds the network (seeded, traced), a :class:`~pgm.engine.Source` at the first
+address and ``n`` :class:`~pgm.engine.Receiver` nodes after it, all joined to one group (IPv4 or
+IPv6 by the group's family).  :meth:`World.send_all` schedules messages at a virtual time,
+:meth:`World.run_until_ended` runs until every receiver saw its session end, and the accessors
+return what each receiver delivered or lost.  Everything runs on virtual time, so a test of a
+minute of protocol takes milliseconds.
+"""
 
 from __future__ import annotations
 

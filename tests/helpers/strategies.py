@@ -1,4 +1,12 @@
-"""Hypothesis strategies for PGM packets and options (shared by the codec tests)."""
+"""Hypothesis strategies for PGM packets and options (shared by the codec tests).
+
+Theory of operation
+-------------------
+One strategy per option type (:data:`OPTION_STRATEGIES`) and per packet type
+(:data:`PACKET_STRATEGIES`), drawing every field over its whole range, the generic option bits
+included; :data:`options`, :data:`option_lists` and :data:`packets` combine them.  What is drawn
+round-trips exactly through :mod:`pgm.wire` (encode then parse gives an equal object).
+"""
 
 from __future__ import annotations
 
