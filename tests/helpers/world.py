@@ -12,6 +12,7 @@ minute of protocol takes milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -99,7 +100,7 @@ def make_world(
         net.default_link = link
     scfg = source_config or SourceConfig(rate_bps=100_000_000, window_secs=30, linger_secs=30)
     if v6 and scfg.ip_version != 6:
-        scfg.ip_version = 6
+        scfg = dataclasses.replace(scfg, ip_version=6)
     src = Source(
         scfg,
         group=group,
