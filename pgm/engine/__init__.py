@@ -22,7 +22,7 @@ from .events import (
 )
 from .rate import TokenBucket
 from .receiver import NAK_TRANSITIONS, NakState, Receiver, ReceiverStats, Session, SessionStats
-from .source import Outgoing, Source, SourceStats
+from .source import Outgoing, Source, SourceInfo, SourceState, SourceStats
 
 __all__ = [
     "NAK_TRANSITIONS",
@@ -46,6 +46,8 @@ __all__ = [
     "Source",
     "SourceClosed",
     "SourceConfig",
+    "SourceInfo",
+    "SourceState",
     "SourceStats",
     "TokenBucket",
     "UnrecoverableLoss",

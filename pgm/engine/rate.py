@@ -1,16 +1,25 @@
-"""Token-bucket rate limiter (RFC 3208 §5.1.1 TXW_MAX_RTE; OpenPGM ``rate_control.c``).
+"""Rate limiting and rate measurement for the engine.
 
-The bucket holds up to ``burst`` bytes and refills at ``rate`` bytes per second.  A packet may
-leave when the bucket is not in debt; it then takes its cost, possibly driving the bucket
-negative, so packets larger than the burst still pass and the long-run rate is exact.  The
-engine never busy-waits: :meth:`ready_at` says when the next packet may leave.
+Theory of operation
+-------------------
+:class:`TokenBucket` is the source's rate limiter (RFC 3208 §5.1.1 TXW_MAX_RTE; OpenPGM
+``rate_control.c``).  The bucket holds up to ``burst`` bytes and refills at ``rate`` bytes per
+second.  A packet may leave when the bucket is not in debt; it then takes its cost, possibly
+driving the bucket negative, so packets larger than the burst still pass and the long-run rate
+is exact.  The engine never busy-waits: :meth:`TokenBucket.ready_at` says when the next packet
+may leave.
+
+:class:`RateMeter` measures what was sent: the engine feeds it byte counts as it sends, in whole
+seconds counted from the session's start, and keeps the current and the previous second.  Reading
+a figure never changes it, so any number of pollers (statistics sockets, a CLI progress line)
+see the same "rate over the last second".
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["TokenBucket"]
+__all__ = ["RateMeter", "TokenBucket"]
 
 
 class TokenBucket:
@@ -55,3 +64,39 @@ class TokenBucket:
     def tokens(self) -> float:
         """Bytes currently in the bucket (negative: in debt)."""
         return self._tokens
+
+
+class RateMeter:
+    """Bytes sent per whole second since ``start``; the engine calls :meth:`add` as it sends.
+
+    Only the second being filled and the one before it are kept: that is all
+    :meth:`last_kbps` needs, and the state stays constant-size.
+    """
+
+    __slots__ = ("_cur", "_prev", "_sec", "start")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self._sec = 0  # whole seconds since start of the second being filled
+        self._cur = 0  # bytes in second ``_sec``
+        self._prev = 0  # bytes in second ``_sec - 1``
+
+    def add(self, nbytes: int, now: float) -> None:
+        """Count ``nbytes`` sent at ``now``."""
+        sec = math.floor(now - self.start)
+        if sec > self._sec:
+            self._prev = self._cur if sec == self._sec + 1 else 0
+            self._cur = 0
+            self._sec = sec
+        self._cur += nbytes
+
+    def last_kbps(self, now: float) -> float:
+        """kbit/s over the last whole second completed before ``now`` (0 before the first)."""
+        done = math.floor(now - self.start) - 1
+        if done == self._sec:
+            nbytes = self._cur
+        elif done == self._sec - 1:
+            nbytes = self._prev
+        else:
+            nbytes = 0
+        return nbytes * 8 / 1000

@@ -34,22 +34,21 @@ import os
 import random
 import struct
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from enum import Enum
 from ipaddress import IPv6Address
 from typing import Any
 
 from .. import wire
 from ..wire import NLA, TSI, as_nla
 from ..wire.checksum import _mod, partial_sum
+from .api import Outgoing
 from .config import SourceConfig
 from .errors import ConfigError, NotConnected, WouldBlock
 from .events import Event, NakReceived, RepairSent, SourceClosed
-from .rate import TokenBucket
+from .rate import RateMeter, TokenBucket
 
-__all__ = ["Outgoing", "Source", "SourceStats"]
-
-#: One datagram for the transport: (PGM packet bytes, destination address, TTL or None).
-Outgoing = tuple[bytes, NLA, int | None]
+__all__ = ["Outgoing", "Source", "SourceInfo", "SourceState", "SourceStats"]
 
 _M32 = 0xFFFFFFFF
 _UPSTREAM = frozenset((wire.TYPE_NAK, wire.TYPE_NNAK, wire.TYPE_SPMR))
@@ -102,6 +101,67 @@ class SourceStats:
     """Packets that failed to parse (checksum, lengths, ...)."""
     other_packets: int = 0
     """Packets that are not for a source (downstream types, e.g. our own looped back)."""
+
+
+class SourceState(str, Enum):
+    """Where a source session is in its life (RFC 3208 §5.4 for the close).
+
+    A ``str`` enum: ``state == "open"`` keeps working for callers that compare with strings.
+    """
+
+    OPEN = "open"
+    """Taking messages from the application."""
+    CLOSING = "closing"
+    """:meth:`Source.close` was called; queued data is still going out (OPT_FIN on the last)."""
+    LINGERING = "lingering"
+    """All data sent; SPMs (with OPT_FIN or OPT_RST) go out and NAKs are answered for the
+    linger time."""
+    CLOSED = "closed"
+    """Finished: nothing more is sent, :class:`SourceClosed` was emitted."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """A snapshot of a source session (:meth:`Source.info`): identity, window, counters, rates.
+
+    Taking one changes nothing in the engine; two snapshots at the same ``now`` are equal.
+    """
+
+    tsi: TSI
+    """The session's transport session identifier (GSI + data-source port)."""
+    group: NLA
+    """Multicast group the data goes to."""
+    dport: int
+    """Data-destination port."""
+    nla: NLA
+    """This host's address on the sending interface (the SPM path NLA; NAKs come back to it)."""
+    config: SourceConfig
+    """The session's configuration."""
+    max_tsdu: int
+    """Largest message that goes out as one unfragmented ODATA."""
+    state: SourceState
+    """Life-cycle state."""
+    trail64: int
+    """Trailing edge of the transmit window, unbounded (Windows' TrailingEdgeSeqId); the wire
+    value is ``trail64 & 0xFFFFFFFF``."""
+    lead64: int
+    """Leading edge of the transmit window, unbounded (Windows' LeadingEdgeSeqId); ``trail64 ==
+    lead64 + 1`` when the window is empty (``-1`` before the first ODATA of a session started
+    at 0)."""
+    pending_bytes: int
+    """Bytes accepted by :meth:`Source.send` and not yet sent."""
+    window_bytes_free: int
+    """Free bytes in the transmit window."""
+    outstanding_repairs: int
+    """RDATA queued and not yet sent (RM: NumOutstandingNaks)."""
+    stats: SourceStats
+    """A copy of the counters at the time of the snapshot."""
+    rate_kbps_overall: float
+    """Send rate since the session started, kbit/s over SPM + ODATA + RDATA bytes (RM:
+    RateKBitsPerSecOverall)."""
+    rate_kbps_last: float
+    """Send rate over the last whole second (counted from the session's start) completed before
+    the snapshot, kbit/s over SPM + ODATA bytes (RM: RateKBitsPerSecLast)."""
 
 
 class _Tx:
@@ -242,21 +302,19 @@ class Source:
         self._hb_idx = 0
         self._adv_step = cfg.window_secs * cfg.window_advance_pct / 100.0
         self._advance_at: float | None = None
-        self._state = "open"  # open -> closing -> lingering -> closed
+        self._state = SourceState.OPEN
         self._rst = False
         self._linger_at: float | None = None
         self._linger = cfg.effective_linger
         self._now = now
         self._started = now
-        self._rate_bytes = 0  # for the "last" rate figure
-        self._rate_mark = now
-        self._rate_last_kbps = 0.0
+        self._meter = RateMeter(now)  # SPM + ODATA bytes per second, for the "last" rate
 
     # -- application API ---------------------------------------------------------------------
 
     @property
-    def state(self) -> str:
-        """'open', 'closing' (data still queued after close), 'lingering' or 'closed'."""
+    def state(self) -> SourceState:
+        """Life-cycle state (a ``str`` enum: compares equal to 'open', 'closing', ...)."""
         return self._state
 
     @property
@@ -308,7 +366,7 @@ class Source:
         :class:`NotConnected` after :meth:`close`/:meth:`abort`, ``ValueError`` beyond
         ``max_apdu``.
         """
-        if self._state != "open":
+        if self._state is not SourceState.OPEN:
             raise NotConnected("session closed" if not self._rst else "session aborted")
         n = len(data)
         cfg = self.config
@@ -337,14 +395,14 @@ class Source:
 
         ``linger`` overrides the config's ``linger_secs`` for this session.
         """
-        if self._state != "open":
+        if self._state is not SourceState.OPEN:
             return
         if linger is not None:
             if linger < 0:
                 raise ValueError("linger must be >= 0")
             self._linger = linger
         self._now = now
-        self._state = "closing"
+        self._state = SourceState.CLOSING
         if self._pending and self.config.fin_on_last_data:
             self._pending[-1].set_fin()
         if not self._pending:
@@ -352,18 +410,18 @@ class Source:
 
     def abort(self, now: float) -> None:
         """Abort the session: drop queued data, send OPT_RST SPMs, stop answering NAKs."""
-        if self._state in ("closed",):
+        if self._state is SourceState.CLOSED:
             return
         self._now = now
         self._rst = True
         self._pending.clear()
         self._pending_bytes = 0
         self._repairs.clear()
-        self._state = "closing"
+        self._state = SourceState.CLOSING
         self._start_linger(now)
 
     def _start_linger(self, now: float) -> None:
-        self._state = "lingering"
+        self._state = SourceState.LINGERING
         self._spm_burst += self.config.spm_close_burst
         self._linger_at = now + self._linger
         self._hb_idx = 0
@@ -377,7 +435,7 @@ class Source:
 
     def next_timer(self) -> float | None:
         """Absolute time at which :meth:`handle_timer` or :meth:`datagrams_to_send` has work."""
-        if self._state == "closed":
+        if self._state is SourceState.CLOSED:
             return None
         t = self._ambient_at
         for d in (self._hb_at, self._advance_at, self._linger_at):
@@ -393,7 +451,7 @@ class Source:
 
     def handle_timer(self, now: float) -> None:
         """Run every timer that is due at ``now`` (early calls are harmless)."""
-        if self._state == "closed":
+        if self._state is SourceState.CLOSED:
             return
         self._now = now
         if now >= self._ambient_at:
@@ -411,7 +469,7 @@ class Source:
 
     def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
         """Take one PGM packet addressed to this host (NAK, NNAK, SPMR; others are ignored)."""
-        if self._state == "closed":
+        if self._state is SourceState.CLOSED:
             return
         self._now = now
         if len(datagram) < 16:
@@ -438,7 +496,7 @@ class Source:
 
     def datagrams_to_send(self, now: float) -> list[Outgoing]:
         """Packets to transmit now, in order (NCFs, SPM bursts, then rate-limited traffic)."""
-        if self._state == "closed":
+        if self._state is SourceState.CLOSED:
             return []
         self._now = now
         out: list[Outgoing] = []
@@ -514,11 +572,11 @@ class Source:
             st.odata_packets_sent += count
             st.data_bytes_sent += data_bytes
             st.total_bytes_sent += wire_bytes
-            self._rate_bytes += wire_bytes
+            self._meter.add(wire_bytes, now)
             self._data_sent(now)
             if self._advance_at is None:
                 self._advance_at = now + self._adv_step
-            if self._state == "closing" and not pend:
+            if self._state is SourceState.CLOSING and not pend:
                 self._start_linger(now)
         return out
 
@@ -559,7 +617,7 @@ class Source:
         opts: list[wire.Option] = []
         if self._rst:
             opts.append(wire.OptRst(n=True))
-        elif self._state == "lingering":
+        elif self._state is SourceState.LINGERING:
             # Only once the last data is out: a FIN SPM's lead is the session's last SQN.
             opts.append(wire.OptFin())
         pkt = wire.SPM(
@@ -580,7 +638,7 @@ class Source:
         self._spm_sqn = (self._spm_sqn + 1) & _M32
         self.stats.spm_packets_sent += 1
         self.stats.total_bytes_sent += len(pkt)
-        self._rate_bytes += len(pkt)
+        self._meter.add(len(pkt), now)
         self._ambient_at = now + self.config.spm_ambient_ivl
 
     def _advance_trail(self, now: float) -> None:
@@ -664,7 +722,7 @@ class Source:
             )
 
     def _finish(self) -> None:
-        self._state = "closed"
+        self._state = SourceState.CLOSED
         self._linger_at = None
         self._hb_at = None
         self._advance_at = None
@@ -678,18 +736,37 @@ class Source:
     # -- statistics ------------------------------------------------------------------------------
 
     def rates_kbps(self, now: float) -> tuple[float, float]:
-        """(overall, last-interval) send rate in kbit/s over SPM + ODATA bytes.
+        """(overall, last-second) send rate in kbit/s; reading them changes nothing.
 
-        The "last" figure is over the most recent completed interval of at least one second
-        (Windows' RateKBitsPerSecLast; its INTERNAL_RATE_CALCULATION_FREQUENCY is unpublished).
+        Overall is over every byte sent (SPM + ODATA + RDATA) since the session started; the
+        "last" figure is over the SPM + ODATA bytes of the last whole second (counted from the
+        start) completed before ``now`` (Windows' RateKBitsPerSecLast; its
+        INTERNAL_RATE_CALCULATION_FREQUENCY is unpublished).
         """
         elapsed = now - self._started
         overall = self.stats.total_bytes_sent * 8 / 1000 / elapsed if elapsed > 0 else 0.0
-        if now - self._rate_mark >= 1.0:
-            self._rate_last_kbps = self._rate_bytes * 8 / 1000 / (now - self._rate_mark)
-            self._rate_bytes = 0
-            self._rate_mark = now
-        return overall, self._rate_last_kbps
+        return overall, self._meter.last_kbps(now)
+
+    def info(self, now: float) -> SourceInfo:
+        """A read-only snapshot of the session at ``now`` (see :class:`SourceInfo`)."""
+        overall, last = self.rates_kbps(now)
+        return SourceInfo(
+            tsi=self.tsi,
+            group=self.group,
+            dport=self.dport,
+            nla=self.nla,
+            config=self.config,
+            max_tsdu=self._max_tsdu,
+            state=self._state,
+            trail64=self._trail,
+            lead64=self._lead,
+            pending_bytes=self._pending_bytes,
+            window_bytes_free=self.window_bytes_free,
+            outstanding_repairs=len(self._repairs),
+            stats=replace(self.stats),
+            rate_kbps_overall=overall,
+            rate_kbps_last=last,
+        )
 
     def stats_dict(self, now: float) -> dict[str, Any]:
         """All counters plus window edges and rates, for JSON output."""

@@ -1,0 +1,61 @@
+"""The source's read-only views: :meth:`Source.info` snapshots and rates reading never moves."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from pgm.engine import Source, SourceConfig
+from pgm.engine.rate import RateMeter
+from pgm.engine.source import SourceInfo, SourceState
+
+
+def _source(now: float = 0.0) -> Source:
+    cfg = SourceConfig(rate_bps=10**9)
+    return Source(cfg, group="239.1.2.3", nla="10.0.0.1", rng=random.Random(1), now=now)
+
+
+def test_info_is_a_snapshot_that_changes_nothing() -> None:
+    src = _source()
+    src.send(b"x" * 100, 0.0)
+    src.datagrams_to_send(0.5)
+    a = src.info(1.5)
+    b = src.info(1.5)
+    assert a == b and isinstance(a, SourceInfo)
+    assert a.state is SourceState.OPEN and a.state == "open"
+    assert (a.trail64, a.lead64, a.pending_bytes) == (0, 0, 0)
+    assert a.stats.odata_packets_sent == 1 and a.stats is not src.stats
+    assert a.tsi == src.tsi and a.max_tsdu == src.max_tsdu
+    with pytest.raises(AttributeError):
+        a.lead64 = 5  # type: ignore[misc]
+    src.send(b"y", 1.5)
+    src.datagrams_to_send(1.6)
+    assert a.stats.odata_packets_sent == 1  # the copy did not follow
+
+
+def test_rates_are_the_same_for_every_poller() -> None:
+    src = _source()
+    src.send(b"x" * 1000, 0.0)
+    out = src.datagrams_to_send(0.2)
+    sent = sum(len(p) for p, _d, _t in out)
+    first = src.rates_kbps(1.5)
+    assert first == src.rates_kbps(1.5) == src.rates_kbps(1.5)
+    assert first[1] == pytest.approx(sent * 8 / 1000)
+    assert src.info(1.5).rate_kbps_last == first[1]
+    assert src.rates_kbps(2.5)[1] == 0.0  # nothing was sent in second 1
+
+
+def test_rate_meter_keeps_the_last_completed_second() -> None:
+    m = RateMeter(10.0)
+    m.add(1000, 10.1)
+    m.add(500, 10.9)
+    assert m.last_kbps(10.95) == 0.0  # second 0 not complete yet
+    assert m.last_kbps(11.0) == 12.0
+    m.add(250, 11.5)
+    assert m.last_kbps(11.9) == 12.0  # still second 0's figure
+    assert m.last_kbps(12.2) == 2.0
+    assert m.last_kbps(13.2) == 0.0
+    m.add(125, 14.0)  # a gap: seconds 2 and 3 were silent
+    assert m.last_kbps(14.5) == 0.0
+    assert m.last_kbps(15.0) == 1.0
