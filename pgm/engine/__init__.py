@@ -10,7 +10,9 @@ from .config import ReceiverConfig, SourceConfig
 from .errors import ConfigError, NotConnected, WouldBlock
 from .events import (
     DataReceived,
+    EndReason,
     Event,
+    LossReason,
     NakReceived,
     NakSent,
     NcfReceived,
@@ -21,14 +23,24 @@ from .events import (
     UnrecoverableLoss,
 )
 from .rate import TokenBucket
-from .receiver import NAK_TRANSITIONS, NakState, Receiver, ReceiverStats, Session, SessionStats
+from .receiver import (
+    NAK_TRANSITIONS,
+    NakState,
+    Receiver,
+    ReceiverStats,
+    Session,
+    SessionInfo,
+    SessionStats,
+)
 from .source import Outgoing, Source, SourceInfo, SourceState, SourceStats
 
 __all__ = [
     "NAK_TRANSITIONS",
     "ConfigError",
     "DataReceived",
+    "EndReason",
     "Event",
+    "LossReason",
     "NakReceived",
     "NakSent",
     "NakState",
@@ -41,6 +53,7 @@ __all__ = [
     "RepairSent",
     "Session",
     "SessionEnded",
+    "SessionInfo",
     "SessionStarted",
     "SessionStats",
     "Source",

@@ -7,13 +7,16 @@ are the 32-bit numbers seen on the wire.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 
 from ..wire import NLA, TSI
 
 __all__ = [
     "DataReceived",
+    "EndReason",
     "Event",
+    "LossReason",
     "NakReceived",
     "NakSent",
     "NcfReceived",
@@ -23,6 +26,46 @@ __all__ = [
     "SourceClosed",
     "UnrecoverableLoss",
 ]
+
+
+class _StrEnum(str, Enum):
+    """An Enum whose members are their string values: they compare equal to, format as and
+    serialise (JSON) as the plain strings earlier versions used ("fin", "retries", ...)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class EndReason(_StrEnum):
+    """Why a receiver's session ended (:attr:`SessionEnded.reason`)."""
+
+    FIN = "fin"
+    """Graceful end (OPT_FIN, RFC 3208 §9.6): everything up to the last sequence number was
+    delivered or reported lost."""
+    RST = "rst"
+    """The source aborted the session (OPT_RST, RFC 3208 §9.7)."""
+    EXPIRED = "expired"
+    """Nothing heard from the source for longer than ``peer_expiry``."""
+
+
+class LossReason(_StrEnum):
+    """Why sequence numbers were given up (:attr:`UnrecoverableLoss.reason`)."""
+
+    RETRIES = "retries"
+    """NCF or data retries exhausted (RFC 3208 §6.3)."""
+    WINDOW = "window"
+    """The source's trailing edge passed them: it can no longer repair them."""
+    CAPACITY = "capacity"
+    """A configured cap (``max_pending_naks``) forced them out."""
+    FRAGMENT = "fragment"
+    """Part of a message whose other fragments were lost."""
+    RST = "rst"
+    """Still missing when the source aborted the session."""
+    EXPIRED = "expired"
+    """Still missing when the session expired."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +81,16 @@ class SessionStarted(Event):
     """The session."""
     source: NLA
     """IP address the session's packets come from."""
+    # The two facts below do not take part in comparisons: an event built from (tsi, source)
+    # alone, as before they existed, still equals the engine's.
+    first_sqn: int = field(default=0, compare=False)
+    """The first sequence number of the stream the application sees (delivered or reported
+    lost): the first data packet's, or an SPM's leading edge + 1 (RFC 3208 §6.1, late join).
+    As a 64-bit number this is the wire number; later 64-bit numbers count on past 2**32."""
+    ended_when_heard: bool = field(default=False, compare=False)
+    """The first packet heard was an SPM with OPT_FIN or OPT_RST: the source had already
+    finished (a lingering earlier transfer), so nothing will be delivered; a
+    :class:`SessionEnded` follows at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +119,11 @@ class UnrecoverableLoss(Event):
     """First lost sequence number."""
     last: int
     """Last lost sequence number (inclusive)."""
-    reason: str
+    reason: LossReason
     """'retries' (NCF/data retries exhausted), 'window' (the trailing edge passed it),
-    'capacity' (a configured cap forced it out) or 'fragment' (part of a message was lost)."""
+    'capacity' (a configured cap forced it out), 'fragment' (part of a message was lost), or
+    'rst' / 'expired' (still missing when the session ended so); a :class:`LossReason`, equal
+    to those strings."""
 
     @property
     def count(self) -> int:
@@ -82,9 +137,10 @@ class SessionEnded(Event):
 
     tsi: TSI
     """The session."""
-    reason: str
+    reason: EndReason
     """'fin' (graceful end, all data delivered or reported lost), 'rst' (the source aborted),
-    or 'expired' (silent for longer than the peer expiry)."""
+    or 'expired' (silent for longer than the peer expiry); an :class:`EndReason`, equal to
+    those strings."""
 
 
 @dataclass(frozen=True, slots=True)

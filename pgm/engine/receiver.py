@@ -36,7 +36,7 @@ import os
 import random
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from itertools import count
 from typing import Any
 
@@ -46,7 +46,9 @@ from .config import ReceiverConfig
 from .errors import ConfigError
 from .events import (
     DataReceived,
+    EndReason,
     Event,
+    LossReason,
     NakSent,
     NcfReceived,
     SessionEnded,
@@ -56,7 +58,14 @@ from .events import (
 )
 from .source import Outgoing
 
-__all__ = ["NAK_TRANSITIONS", "NakState", "Receiver", "ReceiverStats", "SessionStats"]
+__all__ = [
+    "NAK_TRANSITIONS",
+    "NakState",
+    "Receiver",
+    "ReceiverStats",
+    "SessionInfo",
+    "SessionStats",
+]
 
 _M32 = 0xFFFFFFFF
 _HALF = 0x80000000
@@ -170,6 +179,62 @@ class ReceiverStats:
     and a parity packet is never data (every session's, also those not yet heard)."""
 
 
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A read-only snapshot of one session (:meth:`Receiver.session_info`), live or ended.
+
+    Sequence numbers here are 64-bit: the first one of the stream (:attr:`first_sqn`) is its
+    wire number and they count on past 2**32 after that (low 32 bits = the wire's), as
+    Windows' RM_RECEIVER_STATS numbers them.  An empty window has ``lead == next - 1``, which
+    is -1 when the stream starts at 0.  An ended session's figures are frozen at its end.
+    """
+
+    tsi: TSI
+    """The session."""
+    source: NLA
+    """IP address its packets come from."""
+    started: bool
+    """Its window start is known (the first SPM or data packet was taken)."""
+    ended: bool
+    """It ended (:attr:`end_reason` says how); nothing more is delivered for it."""
+    end_reason: EndReason | None
+    """FIN, RST or EXPIRED once ended, else None."""
+    ended_when_heard: bool
+    """The first packet heard was an SPM with OPT_FIN or OPT_RST: the source had already
+    finished, nothing was ever to be delivered (see :class:`~pgm.engine.SessionStarted`)."""
+    first_sqn: int
+    """First sequence number of the stream the application sees (delivered or reported lost):
+    the first data packet's, or an SPM's leading edge + 1 (RFC 3208 §6.1)."""
+    trail: int
+    """The source's trailing edge as last advertised."""
+    lead: int
+    """Highest sequence number known to exist (received, or advertised by an SPM or NCF)."""
+    next: int
+    """Next sequence number to deliver (everything below was delivered or reported lost)."""
+    first_nak: int | None
+    """Lowest sequence number being repaired (RM FirstNakSequenceNumber), or None."""
+    pending_naks: int
+    """Sequence numbers waiting for an NCF, back-off included (RM NumPendingNaks)."""
+    outstanding_naks: int
+    """Sequence numbers NAKed and confirmed, waiting for the repair (RM NumOutstandingNaks)."""
+    buffered_packets: int
+    """Data packets held for in-order delivery (RM NumDataPacketsBuffered)."""
+    buffered_bytes: int
+    """Payload bytes of those packets."""
+    window_average: int
+    """Average sequences in the window over all data packets (RM AverageSequencesInWindow)."""
+    window_min: int
+    """Smallest window occupancy seen (RM MinSequencesInWindow)."""
+    window_max: int
+    """Largest window occupancy seen (RM MaxSequencesInWindow)."""
+    rate_kbps_overall: float
+    """Receive rate since the session started, kbit/s of PGM packet bytes."""
+    rate_kbps_last: float
+    """Receive rate over the last interval of at least a second, kbit/s."""
+    stats: SessionStats
+    """A copy of the session's counters."""
+
+
 class _Nak:
     __slots__ = ("data_retries", "deadline", "ncf_retries", "state")
 
@@ -225,9 +290,16 @@ class Session:
         self.frag_pos = 0
         self.frag_acc = 0
         self.started_at = now
+        # Rate samples, taken by the receiver itself (never on read): the last interval's
+        # rate, and the mark (time, total_bytes_received) it ended at.
         self.rate_mark = now
-        self.rate_bytes = 0  # total_bytes_received at rate_mark
+        self.rate_bytes = 0
         self.rate_last = 0.0
+        self.base = 0  # unbounded minus base = 64-bit sequence number (see SessionInfo)
+        self.first = 0  # first sequence number of the stream (unbounded)
+        self.ended_when_heard = False
+        self.end_reason: EndReason | None = None
+        self.ended_at = now
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -249,15 +321,58 @@ class Session:
         return len(self.naks) - w, w
 
     def rates_kbps(self, now: float) -> tuple[float, float]:
-        """(overall, last-interval) receive rate in kbit/s."""
+        """(overall, last-interval) receive rate in kbit/s.  Reading changes nothing: the last
+        interval is the receiver's latest sample (:meth:`sample_rate`), or, when none was
+        taken for a second or more, the stretch since it."""
+        total = self.stats.total_bytes_received
         el = now - self.started_at
-        overall = self.stats.total_bytes_received * 8 / 1000 / el if el > 0 else 0.0
-        if now - self.rate_mark >= 1.0:
-            total = self.stats.total_bytes_received
-            self.rate_last = (total - self.rate_bytes) * 8 / 1000 / (now - self.rate_mark)
-            self.rate_bytes = total  # total at the mark
-            self.rate_mark = now
+        overall = total * 8 / 1000 / el if el > 0 else 0.0
+        span = now - self.rate_mark
+        if span >= 1.0:
+            return overall, (total - self.rate_bytes) * 8 / 1000 / span
         return overall, self.rate_last
+
+    def sample_rate(self, now: float) -> None:
+        """Close the rate interval at ``now`` if it is a second or longer (the receiver calls
+        this about once a second)."""
+        span = now - self.rate_mark
+        if span >= 1.0:
+            total = self.stats.total_bytes_received
+            self.rate_last = (total - self.rate_bytes) * 8 / 1000 / span
+            self.rate_bytes = total
+            self.rate_mark = now
+
+    def info(self, now: float) -> SessionInfo:
+        """A snapshot (see :class:`SessionInfo`); an ended session's at its end."""
+        if self.ended:
+            now = self.ended_at
+        base = self.base
+        pending, outstanding = self.nak_counts()
+        overall, last = self.rates_kbps(now)
+        lo, hi = self.window_min_max()
+        return SessionInfo(
+            tsi=self.tsi,
+            source=self.source,
+            started=self.started,
+            ended=self.ended,
+            end_reason=self.end_reason,
+            ended_when_heard=self.ended_when_heard,
+            first_sqn=self.first - base,
+            trail=self.trail - base,
+            lead=self.lead - base,
+            next=self.next - base,
+            first_nak=min(self.naks) - base if self.naks else None,
+            pending_naks=pending,
+            outstanding_naks=outstanding,
+            buffered_packets=len(self.buf),
+            buffered_bytes=self.buf_bytes,
+            window_average=self.window_average(),
+            window_min=lo,
+            window_max=hi,
+            rate_kbps_overall=overall,
+            rate_kbps_last=last,
+            stats=replace(self.stats),
+        )
 
     def stats_dict(self, now: float) -> dict[str, Any]:
         """Counters, window edges and NAK figures, for JSON output."""
@@ -355,6 +470,22 @@ class Receiver:
         self._max_window = c.max_window_sqns
         self._dst_ok: object = self.group
         self._dport_b = dport.to_bytes(2, "big")
+        self._rate_tick = now + 1.0  # next time to sample the sessions' receive rates
+
+    def session_info(self, tsi: TSI, now: float | None = None) -> SessionInfo | None:
+        """A read-only snapshot of session ``tsi`` (live, or ended and still remembered, up to
+        ``ended_memory``), or None.  ``now`` (default: the time of the latest call into the
+        receiver) dates the rates of a live session."""
+        s = self.sessions.get(tsi) or self.ended_sessions.get(tsi)
+        if s is None:
+            return None
+        return s.info(self._now if now is None else now)
+
+    def _sample_rates(self, now: float) -> None:
+        """About once a second: close each session's rate interval (read-only statistics)."""
+        self._rate_tick = now + 1.0
+        for s in self.sessions.values():
+            s.sample_rate(now)
 
     # -- sans-I/O interface -------------------------------------------------------------------
 
@@ -407,6 +538,8 @@ class Receiver:
     def handle_timer(self, now: float) -> None:
         """Run every timer due at ``now`` (early calls are harmless)."""
         self._now = now
+        if now >= self._rate_tick:
+            self._sample_rates(now)
         h = self._timers
         due: list[Session] = []
         while h and h[0][0] <= now:
@@ -436,6 +569,8 @@ class Receiver:
         case — the next in-order message of a known session — runs with its lookups hoisted
         out of the loop."""
         self._now = now
+        if now >= self._rate_tick:
+            self._sample_rates(now)
         sessions_get = self.sessions.get
         decode = wire.decode_data
         append = self._events.append
@@ -491,6 +626,8 @@ class Receiver:
     def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
         """Take one PGM packet heard on the group (or unicast to this host)."""
         self._now = now
+        if now >= self._rate_tick:
+            self._sample_rates(now)
         if dst is not None and dst is not self._dst_ok:
             if dst == self.group:
                 self._dst_ok = dst  # the transport tends to pass the same object every time
@@ -606,7 +743,6 @@ class Receiver:
         self.sessions[tsi] = s
         self.stats.sessions_started += 1
         self._push_expiry(s)
-        self._events.append(SessionStarted(tsi, src))
         return s
 
     def _push_expiry(self, s: Session) -> None:
@@ -628,8 +764,17 @@ class Receiver:
             s.below_reason = reason
             self._deliver(s, final=True)
         s.ended = True
+        s.end_reason = EndReason(reason)
+        s.ended_at = now
+        # An ended session keeps its counters and edges only.
         s.naks.clear()
         s.buf.clear()
+        s.buf_bytes = 0
+        s.lost.clear()
+        s.backoff.clear()
+        s.wait_ncf.clear()
+        s.wait_data.clear()
+        s.spmr_at = None
         del self.sessions[s.tsi]
         self._ended[s.tsi] = now
         self.ended_sessions[s.tsi] = s
@@ -638,16 +783,21 @@ class Receiver:
         while len(self.ended_sessions) > self.config.ended_memory:
             self.ended_sessions.popitem(last=False)
         self.stats.sessions_ended += 1
-        self._events.append(SessionEnded(s.tsi, reason))
+        self._events.append(SessionEnded(s.tsi, s.end_reason))
 
     # -- packets --------------------------------------------------------------------------------
 
-    def _start(self, s: Session, first: int, trail: int) -> None:
+    def _start(self, s: Session, first: int, trail: int, ended: bool = False) -> None:
+        """The session's first packet sets its window (RFC 3208 §6.1); announce it."""
         s.started = True
         s.next = first
         s.lead = first - 1
         s.trail = trail
         s.lost_below = first
+        s.first = first
+        s.base = first - (first & _M32)
+        s.ended_when_heard = ended
+        self._events.append(SessionStarted(s.tsi, s.source, first & _M32, ended))
 
     def _on_data(
         self,
@@ -768,7 +918,7 @@ class Receiver:
             # First packet is an SPM: start after its leading edge (RFC 3208 §6.1, OpenPGM).
             s.lead = spm.spm_lead
             lead = spm.spm_lead
-            self._start(s, lead + 1, s.unwrap(spm.spm_trail))
+            self._start(s, lead + 1, s.unwrap(spm.spm_trail), fin or rst)
         else:
             lead = s.unwrap(spm.spm_lead)
             self._advance_trail(s, s.unwrap(spm.spm_trail), now)
@@ -1102,4 +1252,6 @@ class Receiver:
         st = s.stats
         st.lost_sqns += last - first + 1
         st.loss_events += 1
-        self._events.append(UnrecoverableLoss(s.tsi, first & _M32, last & _M32, reason))
+        self._events.append(
+            UnrecoverableLoss(s.tsi, first & _M32, last & _M32, LossReason(reason))
+        )
