@@ -1,15 +1,20 @@
 """Sockets that carry PGM packets: raw IP protocol 113 and UDP encapsulation.
 
-Both present the same small interface to the I/O driver (:mod:`pgm.io`): ``send(packet, dst,
-ttl)``, ``recv_batch()`` (drain the socket until it would block, returning ``(packet, src, dst)``
-tuples with the PGM packet starting at its header), ``fileno()`` and ``close()``.
+Theory of operation
+-------------------
+Both present the same small interface to the I/O reactor (:mod:`pgm.io`), stated as the
+:class:`DatagramTransport` protocol: ``send(packet, dst, ttl)``, ``send_all(datagrams)`` (one
+engine flush), ``recv_batch()`` (drain the socket until it would block, returning ``(packet,
+src, dst)`` tuples with the PGM packet starting at its header), ``fileno()`` and ``close()``.
+Wrappers with the same interface change what passes through without touching the reactor:
+:class:`pgm.net.lossy.LossyTransport` drops received data packets at random (simulated loss).
 
 **Raw IP** (RFC 3208 as specified): ``socket(AF_INET[6], SOCK_RAW, 113)``.  One raw socket sees
 every protocol-113 packet for the host, so the engine filters on group, port and TSI.  IPv4 raw
 sockets deliver the IP header (we read source and destination from it); IPv6 ones do not, so the
 destination comes from ``IPV6_PKTINFO``.  Needs root or CAP_NET_RAW.
 
-**UDP encapsulation** (OpenPGM/ZeroMQ ``epgm``, pgm-notes §3.4): the PGM packet is the UDP
+**UDP encapsulation** (OpenPGM/ZeroMQ ``epgm``; docs/transports.md): the PGM packet is the UDP
 payload.  Multicast goes to group:port; NAKs and unicast SPMRs go to the SPM path NLA at the
 *same* port (OpenPGM with ucast port = mcast port, as ZeroMQ configures it).  Receivers bind the
 group address, the source binds the wildcard address: that way, on one host, unicast NAKs reach
@@ -24,12 +29,21 @@ import errno
 import socket
 import struct
 import sys
+from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Protocol
 
-from .interfaces import Interface
-from .wire import NLA
+from ..interfaces import Interface
+from ..wire import NLA
 
-__all__ = ["IPPROTO_PGM", "RawTransport", "Transport", "UdpTransport", "open_transport"]
+__all__ = [
+    "IPPROTO_PGM",
+    "DatagramTransport",
+    "RawTransport",
+    "Transport",
+    "UdpTransport",
+    "open_transport",
+]
 
 IPPROTO_PGM = 113
 _MAX_BATCH = 512
@@ -40,6 +54,45 @@ _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 _SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
 _IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
 _IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+
+
+class DatagramTransport(Protocol):
+    """What the I/O reactor needs from a transport (a socket, or a wrapper around one)."""
+
+    @property
+    def kind(self) -> str:
+        """``"raw"`` or ``"udp"``."""
+        ...
+
+    @property
+    def buffer_warning(self) -> str | None:
+        """Set when the kernel refused the socket buffer size asked for (high rates drop)."""
+        ...
+
+    @property
+    def tx_errors(self) -> int:
+        """Datagrams the kernel refused to send (counted, never silent)."""
+        ...
+
+    def fileno(self) -> int:
+        """The descriptor to wait on for readability."""
+        ...
+
+    def send(self, packet: bytes, dst: NLA, ttl: int | None = None) -> None:
+        """Send one PGM packet to ``dst``."""
+        ...
+
+    def send_all(self, datagrams: Sequence[tuple[bytes, NLA, int | None]]) -> None:
+        """Send every ``(packet, dst, ttl)`` of one engine flush, in order."""
+        ...
+
+    def recv_batch(self) -> list[tuple[bytes, NLA, NLA | None]]:
+        """Everything queued now, as ``(pgm_packet, src, dst)``."""
+        ...
+
+    def close(self) -> None:
+        """Release the socket."""
+        ...
 
 
 class Transport:
@@ -66,7 +119,8 @@ class Transport:
     # -- setup helpers --------------------------------------------------------------------------
     def _size_buffers(self, size: int = _BUF) -> None:
         """Large buffers: 1 Gbit/s overflows the usual 208 KiB default within milliseconds.
-        As root, *BUFFORCE bypasses net.core.rmem_max / wmem_max (pgm-notes §7)."""
+        As root, *BUFFORCE bypasses net.core.rmem_max / wmem_max (docs/transports.md,
+        "Socket buffers")."""
         s = self.sock
         for force, plain, name in (
             (_SO_RCVBUFFORCE, socket.SO_RCVBUF, "receive"),
@@ -149,6 +203,12 @@ class Transport:
             addr = self._sockaddr[dst] = self._sockaddr_for(dst)
         self._last_dst, self._last_addr = dst, addr
         self._sendto(packet, addr, dst, ttl)
+
+    def send_all(self, datagrams: Sequence[tuple[bytes, NLA, int | None]]) -> None:
+        """Send every ``(packet, dst, ttl)`` of one engine flush, in order."""
+        send = self.send
+        for packet, dst, ttl in datagrams:
+            send(packet, dst, ttl)
 
     def _sockaddr_for(self, dst: NLA) -> tuple[object, ...]:
         raise NotImplementedError

@@ -1,0 +1,202 @@
+"""PgmReceiver: every PGM session sent to a group and port, on a real socket, with a blocking API.
+
+Theory of operation
+-------------------
+A :class:`PgmReceiver` is a :class:`~pgm.io.reactor.Reactor` around a
+:class:`~pgm.engine.Receiver`.  Each reactor step drains the socket into the engine (one batch),
+runs its NAK / SPMR / expiry timers, transmits its NAKs and SPMRs, and appends the events it
+produced to the receiver's queue — one lock and one notify per step.  The application takes
+them with :meth:`PgmReceiver.next_event`, :meth:`PgmReceiver.next_events` (a whole batch per
+lock round-trip) or by iterating.
+
+Back-pressure: when the application has more than ``max_queue_bytes`` of messages not yet read,
+the reactor stops reading the socket until it catches up (the kernel buffer then fills, and what
+overflows is repaired by NAKs).
+
+Simulated loss (``loss=``) is a :class:`~pgm.net.lossy.LossyTransport` around the socket: the
+reactor and the engine see a lossy network and nothing else.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ..driver import EngineDriver
+from ..engine import DataReceived, Event, Receiver, ReceiverConfig
+from ..interfaces import Interface
+from ..net.lossy import LossyTransport
+from ..net.transport import DatagramTransport, open_transport
+from ..wire import NLA, as_nla
+from .reactor import Reactor, clock, pick_interface
+
+__all__ = ["PgmReceiver"]
+
+
+class PgmReceiver(Reactor):
+    """Receive every session sent to a group and port.
+
+    Iterate over it (or call :meth:`next_event`) to get engine events in order:
+    ``SessionStarted``, ``DataReceived`` (one per message), ``UnrecoverableLoss``,
+    ``SessionEnded``.  ``ifaces`` lists the interfaces to join on (default: one, chosen like
+    the sender's).  ``loss`` drops that fraction of incoming data packets at random before the
+    engine sees them — simulated loss for demonstrations and tests (``loss_seed`` seeds it;
+    default: a random seed).  ``on_events`` (also settable as an attribute) is called in the
+    reactor thread, with :attr:`lock` held, after a step queued new events: a consumer can take
+    them there with ``next_events(0)`` (the Windows-style socket facade demultiplexes sessions
+    this way).
+    """
+
+    def __init__(
+        self,
+        group: str | NLA,
+        port: int = 7500,
+        *,
+        ifaces: Sequence[str | int | Interface] | str | int | None = None,
+        transport: str = "raw",
+        config: ReceiverConfig | None = None,
+        max_queue_bytes: int = 64 * 1024 * 1024,
+        loss: float = 0.0,
+        loss_seed: int | None = None,
+        rng: random.Random | None = None,
+        on_events: Callable[[], object] | None = None,
+    ) -> None:
+        super().__init__("pgm-receiver")
+        self.on_events = on_events
+        self.group = as_nla(group)
+        if ifaces is None or isinstance(ifaces, str | int):
+            specs: list[Any] = [ifaces]
+        else:
+            specs = list(ifaces)
+        self.ifaces = [pick_interface(s, self.group) for s in specs]
+        cfg = config or ReceiverConfig()
+        sock = open_transport(
+            transport,
+            self.group,
+            port,
+            self.ifaces[0],
+            receiver=True,
+            extra_ifaces=tuple(self.ifaces[1:]),
+        )
+        self._lossy = LossyTransport(sock, loss, loss_seed) if loss else None
+        self.transport: DatagramTransport = sock if self._lossy is None else self._lossy
+        self.engine = Receiver(cfg, group=self.group, dport=port, rng=rng, now=clock())
+        self.port = port
+        self._queue: deque[Event] = deque()
+        self._queued_bytes = 0
+        self.max_queue_bytes = max_queue_bytes
+        self.driver = EngineDriver(self.engine, self.transport.send_all, self._queue_events)
+        self._closed = False
+        self.start()
+
+    # -- reactor --------------------------------------------------------------------------------
+    def _fds(self) -> list[int]:
+        if self._queued_bytes > self.max_queue_bytes:
+            return []  # back-pressure: let the application catch up first
+        return [self.transport.fileno()]
+
+    def _queue_events(self, evs: Sequence[Any]) -> None:
+        self._queue.extend(evs)
+        self._queued_bytes += sum(len(e.data) for e in evs if type(e) is DataReceived)
+        if self.on_events is not None:
+            self.on_events()
+
+    # -- events ----------------------------------------------------------------------------------
+    def _wait_for_events(self, end: float | None) -> bool:
+        """Wait (lock held) until events are queued; False on timeout or once closed."""
+        while not self._queue:
+            self._check()
+            if self._closed:
+                return False
+            remaining = None if end is None else end - clock()
+            if remaining is not None and remaining <= 0:
+                return False
+            self.cond.wait(0.2 if remaining is None else min(0.2, remaining))
+        return True
+
+    def next_event(self, timeout: float | None = None) -> Event | None:
+        """The next event, waiting up to ``timeout`` seconds (None: forever); None on timeout."""
+        end = None if timeout is None else clock() + timeout
+        with self.lock:
+            if not self._wait_for_events(end):
+                return None
+            e = self._queue.popleft()
+            if type(e) is DataReceived:
+                before = self._queued_bytes
+                self._queued_bytes -= len(e.data)
+                if before > self.max_queue_bytes >= self._queued_bytes:
+                    self.wake()
+            return e
+
+    def next_events(self, timeout: float | None = None) -> list[Event]:
+        """Every event queued now (waiting up to ``timeout`` for the first); [] on timeout.
+
+        One lock round-trip for the whole batch: the way to keep up at high message rates.
+        """
+        end = None if timeout is None else clock() + timeout
+        with self.lock:
+            if not self._wait_for_events(end):
+                return []
+            out = list(self._queue)
+            self._queue.clear()
+            before = self._queued_bytes
+            self._queued_bytes = 0
+            if before > self.max_queue_bytes:
+                self.wake()
+            return out
+
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
+        """Iterate over events until ``timeout`` passes without one (None: until closed)."""
+        while True:
+            batch = self.next_events(timeout)
+            if not batch:
+                return
+            yield from batch
+
+    def __iter__(self) -> Iterator[Event]:
+        return self.events()
+
+    # -- snapshots -------------------------------------------------------------------------------
+    @property
+    def simulated_drops(self) -> int:
+        """Data packets dropped by simulated loss (``loss=``) so far."""
+        return 0 if self._lossy is None else self._lossy.drops
+
+    def session_info(self, tsi: Any) -> Any:
+        """A read-only snapshot of the session ``tsi`` (``SessionInfo``: first sequence number,
+        window, NAK counts, buffered packets, counters, rates), live or ended; None if the engine
+        no longer knows it.  Taken under the lock; reading it changes nothing."""
+        with self.lock:
+            return self.engine.session_info(tsi)
+
+    def stats(self) -> dict[str, Any]:
+        """Receiver-wide counters and each live session's figures."""
+        with self.lock:
+            now = clock()
+            eng = self.engine
+            sessions = {str(t): s.stats_dict(now) for t, s in eng.ended_sessions.items()}
+            sessions.update({str(t): s.stats_dict(now) for t, s in eng.sessions.items()})
+            return {
+                "receiver": {k: getattr(eng.stats, k) for k in eng.stats.__slots__},
+                "sessions": sessions,
+                "simulated_drops": self.simulated_drops,
+            }
+
+    # -- ending ----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop receiving and release the socket and thread.  Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.stop()
+        self.transport.close()
+        with self.lock:
+            self.cond.notify_all()
+
+    def __enter__(self) -> PgmReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
