@@ -10,7 +10,10 @@ Pure functions and plain objects, no sockets: import it on any OS.
   and the checksum filled in.
 * Options are objects (:class:`OptFragment`, :class:`OptNakList`, ...); unknown ones are kept
   as :class:`UnknownOption`.
-* :func:`sqn_lt` and friends compare sequence numbers on the 32-bit circle.
+* :func:`sqn_lt` and friends compare sequence numbers on the 32-bit circle; :func:`sqn_unwrap`
+  turns a wire number into an unbounded counter near a reference.
+* :class:`DataTemplate`, :class:`SpmTemplate`, :func:`data_options` and :func:`payload_sum`
+  build a source's ODATA, RDATA and SPMs fast (:mod:`pgm.wire.fastpath`).
 """
 
 from .checksum import checksum, checksum_add, partial_sum, verify_checksum
@@ -27,6 +30,14 @@ from .errors import (
     PacketError,
     TruncatedPacket,
     UnknownPacketType,
+)
+from .fastpath import (
+    DATA_HEADER_SIZE,
+    DataTemplate,
+    SpmTemplate,
+    data_options,
+    option_flags,
+    payload_sum,
 )
 from .nla import AFI_IP, AFI_IP6, NLA, as_nla, decode_nla, encode_nla, nla_size
 from .options import (
@@ -110,6 +121,7 @@ __all__ = [
     "ACK",
     "AFI_IP",
     "AFI_IP6",
+    "DATA_HEADER_SIZE",
     "FLAG_NETWORK",
     "FLAG_PARITY",
     "FLAG_PRESENT",
@@ -151,6 +163,7 @@ __all__ = [
     "BadOption",
     "BadVersion",
     "DataPacket",
+    "DataTemplate",
     "MissingChecksum",
     "NakListTooLong",
     "NakPacket",
@@ -175,12 +188,14 @@ __all__ = [
     "OptionDiscarded",
     "Packet",
     "PacketError",
+    "SpmTemplate",
     "TruncatedPacket",
     "UnknownOption",
     "UnknownPacketType",
     "as_nla",
     "checksum",
     "checksum_add",
+    "data_options",
     "decode_data",
     "decode_nla",
     "decode_options",
@@ -188,8 +203,10 @@ __all__ = [
     "encode_nla",
     "encode_options",
     "nla_size",
+    "option_flags",
     "parse",
     "partial_sum",
+    "payload_sum",
     "sqn_add",
     "sqn_distance",
     "sqn_ge",
