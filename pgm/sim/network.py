@@ -1,4 +1,4 @@
-"""An in-memory multicast network for sans-I/O PGM engines, driven by a virtual clock.
+"""The simulated network: nodes, a virtual clock and an event queue, driving engines.
 
 Theory of operation
 -------------------
@@ -8,74 +8,53 @@ simultaneous events run in the order they were scheduled and every run is reprod
 ``random.Random(seed)`` from which all loss, duplication and jitter are drawn.
 
 Each :class:`Node` wraps one engine (anything that satisfies :class:`Engine`) at one address and
-a set of joined multicast groups.  Whenever an engine gets input — a datagram, a timer, an
+a set of joined multicast groups, and runs it through an :class:`~pgm.driver.EngineDriver` — the
+same step the I/O reactor runs.  Whenever an engine gets input — a datagram, a timer, an
 explicit :meth:`Node.poke` after the application called one of its API methods, or the initial
 kick scheduled by :meth:`Network.add_node` — the network *services* it:
 
-1. drains ``datagrams_to_send(now)`` and schedules a delivery per recipient (a multicast
+1. flushes ``datagrams_to_send(now)`` and schedules a delivery per recipient (a multicast
    destination goes to every member of that group except the sender, unless the sender's
    ``loopback`` is on; a unicast destination goes to the node owning the address, or is counted
    as unroutable).  Recipients are resolved when the datagram is *sent*;
-2. drains ``next_event()`` into :attr:`Node.events` (and the node's ``on_event`` callback);
+2. drains the engine's events into :attr:`Node.events` (and the node's ``on_event`` callback);
 3. schedules a wake-up at ``next_timer()`` unless one at that time or earlier is already queued.
    Deadlines in the past run at the current time; the clock never moves backwards.  A wake-up
    that has been superseded by an earlier one is discarded when popped, and at a wake-up the
    engine's ``handle_timer(now)`` is called only if ``next_timer()`` is due, so an engine's
    timer runs at exactly its deadline and is never called spuriously.
 
-Link conditions (:class:`Link`) apply per directed pair of nodes, with wildcards and a default.
-For each copy of a datagram the order is: link down → scripted ``drop`` predicate → random loss
-→ duplication (one extra copy) → ``delay`` plus uniform ``[0, jitter)`` per copy.  The ``drop``
-predicate is evaluated **once per datagram per Link object**: a Link shared by several receivers
-(e.g. the default link) drops a multicast for all of them at once — like loss at the sender's
-egress — while a per-receiver Link drops just that receiver's copy.  Random loss and duplication
-are drawn per copy (independent per receiver).
+Link conditions (:class:`~pgm.sim.links.Link`) apply per directed pair of nodes, with wildcards
+and a default.  For each copy of a datagram the order is: link down → scripted ``drop``
+predicate → random loss → duplication (one extra copy) → ``delay`` plus uniform
+``[0, jitter)`` per copy.  The ``drop`` predicate is evaluated **once per datagram per Link
+object**: a Link shared by several receivers (e.g. the default link) drops a multicast for all
+of them at once — like loss at the sender's egress — while a per-receiver Link drops just that
+receiver's copy.  Random loss and duplication are drawn per copy (independent per receiver).
 
-Every datagram sent is recorded in :attr:`Network.trace` (bounded; disable with ``trace=False``)
-so tests can state exact expectations: ``net.sent(by=receiver, type="NAK")``.
+Every datagram sent is recorded in :attr:`Network.trace` (:mod:`pgm.sim.trace`; bounded,
+disable with ``trace=False``) so tests can state exact expectations:
+``net.sent(by=receiver, type="NAK")``.
 
 The per-datagram path never parses packets; only ``drop`` predicates and :meth:`Network.sent` do.
-
-Example::
-
-    net = Network(seed=1)
-    src = net.add_node(source_engine, "10.0.0.1")
-    rcv = net.add_node(receiver_engine, "10.0.0.2", groups=["239.1.2.3"])
-    net.default_link = Link(delay=0.010, loss=0.05)
-    source_engine.send(b"hello"); src.poke()
-    net.run(until=5.0)
-    print(rcv.events, net.sent(by=rcv, type="NAK"))
 """
 
 from __future__ import annotations
 
 import heapq
-import math
 import random
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
-from .wire import NLA, PACKET_TYPES, OptNakList, Packet, PacketError, as_nla, parse
+from ..driver import EngineDriver
+from ..engine.api import Engine as _EngineProtocol
+from ..engine.api import Outgoing
+from ..wire import NLA, Packet, PacketError, as_nla
+from .links import PERFECT, Link
+from .trace import Stats, TraceEntry, sent_packets
 
-__all__ = [
-    "Engine",
-    "Link",
-    "Network",
-    "Node",
-    "Stats",
-    "TraceEntry",
-    "drop_all",
-    "drop_sqns",
-    "drop_types",
-]
-
-DropPredicate = Callable[[bytes], bool]
-"""A scripted drop rule: called with the packet bytes, returns True to drop that copy."""
-
-_TYPE_CODES: dict[str, int] = {cls.NAME: code for code, cls in PACKET_TYPES.items()}
-_TYPE_OFFSET = 4  # RFC 3208 §8: type byte of the PGM header
+__all__ = ["Engine", "Network", "Node"]
 
 # Event kinds (index 2 of a queue entry).
 _DELIVER = 0  # (t, seq, _DELIVER, node, data, src_addr, dst_addr)
@@ -85,69 +64,12 @@ _CALL = 3  # (t, seq, _CALL, fn)
 
 
 @runtime_checkable
-class Engine(Protocol):
-    """What the network needs from a sans-I/O protocol engine (``Source``, ``Receiver``, ...).
-
-    The engine never reads a clock or a socket: the network passes ``now`` in and takes output
-    out (design.md, "Sans-I/O engine").
-    """
-
-    def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
-        """Process one PGM packet (from the PGM header on) sent by ``src`` to ``dst``."""
-        ...
-
-    def handle_timer(self, now: float) -> None:
-        """Run whatever is due at ``now`` (early calls must be harmless)."""
-        ...
-
-    def datagrams_to_send(self, now: float) -> list[tuple[bytes, NLA, int | None]]:
-        """Take pending output: ``(packet bytes, destination address, ttl or None)``."""
-        ...
-
-    def next_timer(self) -> float | None:
-        """Absolute virtual time of the next deadline, or ``None``."""
-        ...
-
-    def next_event(self) -> object | None:
-        """Pop one pending application event, or ``None``."""
-        ...
+class Engine(_EngineProtocol, Protocol):
+    """The engine protocol (:class:`pgm.engine.api.Engine`), checkable with ``isinstance``: what
+    the network needs from a sans-I/O engine (``Source``, ``Receiver``, a test fake)."""
 
 
 E = TypeVar("E", bound=Engine)
-
-
-def _check_probability(name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"Link.{name} must be a probability in [0, 1], not {value!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """Conditions on a directed link between two nodes (or the default for all links)."""
-
-    loss: float = 0.0
-    """Probability that a copy is lost (drawn per copy from the network's seeded RNG)."""
-    delay: float = 0.0
-    """One-way delay in seconds."""
-    jitter: float = 0.0
-    """Extra delay drawn uniformly from ``[0, jitter)`` per copy; reorders packets."""
-    duplicate: float = 0.0
-    """Probability that a delivered datagram arrives twice (each copy gets its own jitter)."""
-    drop: DropPredicate | None = None
-    """Scripted drop rule on the packet bytes (see :func:`drop_sqns`); once per datagram."""
-    up: bool = True
-    """``False`` models a partition: everything on this link is dropped."""
-
-    def __post_init__(self) -> None:
-        _check_probability("loss", self.loss)
-        _check_probability("duplicate", self.duplicate)
-        for name, value in (("delay", self.delay), ("jitter", self.jitter)):
-            if not (value >= 0.0 and math.isfinite(value)):
-                raise ValueError(f"Link.{name} must be a finite number >= 0, not {value!r}")
-
-
-PERFECT = Link()
-"""No loss, no delay: the initial :attr:`Network.default_link`."""
 
 
 class Node(Generic[E]):
@@ -158,6 +80,7 @@ class Node(Generic[E]):
         "_timer_at",
         "_timer_seq",
         "address",
+        "driver",
         "dropped",
         "engine",
         "events",
@@ -174,6 +97,8 @@ class Node(Generic[E]):
 
     engine: E
     """The protocol engine this node drives."""
+    driver: EngineDriver
+    """Runs :attr:`engine`: its datagrams go to the network, its events to :attr:`events`."""
     address: NLA
     """Unicast address of the node (the ``src`` its datagrams carry)."""
     groups: set[NLA]
@@ -226,6 +151,20 @@ class Node(Generic[E]):
         self._alive = True
         self._timer_at: float | None = None  # time of the live wake-up, if one is queued
         self._timer_seq = -1  # its queue sequence number (older wake-ups are stale)
+        self.driver = EngineDriver(engine, self._transmit, self._deliver)
+
+    def _transmit(self, out: Sequence[Outgoing]) -> None:
+        send = self.network._send
+        for item in out:
+            # Tolerate (bytes, dst) pairs as well as (bytes, dst, ttl).
+            send(self, item[0], item[1], item[2] if len(item) > 2 else None)
+
+    def _deliver(self, events: Sequence[object]) -> None:
+        for ev in events:
+            if self.keep_events:
+                self.events.append(ev)
+            if self.on_event is not None:
+                self.on_event(self, ev)
 
     def poke(self) -> None:
         """Pick up output, events and timers after the application called the engine's API."""
@@ -241,50 +180,6 @@ class Node(Generic[E]):
 
     def __repr__(self) -> str:
         return f"<Node {self.name} {self.address} sent={self.sent} received={self.received}>"
-
-
-@dataclass(frozen=True, slots=True)
-class TraceEntry:
-    """One datagram as sent by an engine, and what the network did with its copies."""
-
-    time: float
-    """Virtual time it was sent."""
-    src: Node[Any]
-    """The sending node."""
-    dst_addr: NLA
-    """Destination address (a group or a unicast address)."""
-    data: bytes
-    """The packet bytes (from the PGM header on)."""
-    delivered_to: list[str]
-    """Names of the nodes a copy was scheduled for (twice if duplicated)."""
-    dropped_for: list[str]
-    """Names of the nodes whose copy the link lost (partition, drop rule, random loss)."""
-    ttl: int | None = None
-    """TTL the engine asked for (``1`` = link-local multicast; the flat network ignores it)."""
-
-    def packet(self, *, verify: bool = False) -> Packet:
-        """The datagram parsed with :func:`pgm.wire.parse` (raises ``PacketError``)."""
-        return parse(self.data, verify=verify)
-
-
-@dataclass(slots=True)
-class Stats:
-    """Network-wide counters."""
-
-    events: int = 0
-    """Events processed (deliveries, timer wake-ups, pokes, scheduled calls)."""
-    sent: int = 0
-    """Datagrams emitted by all engines."""
-    delivered: int = 0
-    """Copies handed to an engine's ``receive``."""
-    dropped: int = 0
-    """Copies lost by link conditions."""
-    duplicated: int = 0
-    """Extra copies created by ``Link.duplicate``."""
-    unroutable: int = 0
-    """Unicast datagrams to an address no node owns."""
-    trace_discarded: int = 0
-    """Oldest trace entries discarded because the trace hit ``trace_limit``."""
 
 
 class Network:
@@ -477,24 +372,10 @@ class Network:
         back-off), independent of the network's own draws."""
         return random.Random(f"{self.seed}:{label}")
 
-    # -- the engine driver ---------------------------------------------------------------------
+    # -- driving the engines -------------------------------------------------------------------
     def _service(self, node: Node[Any]) -> None:
-        engine = node.engine
         now = self.now
-        out = engine.datagrams_to_send(now)
-        if out:
-            send = self._send
-            for item in out:
-                # Tolerate (bytes, dst) pairs as in design.md as well as (bytes, dst, ttl).
-                send(node, item[0], item[1], item[2] if len(item) > 2 else None)
-        ev = engine.next_event()
-        while ev is not None:
-            if node.keep_events:
-                node.events.append(ev)
-            if node.on_event is not None:
-                node.on_event(node, ev)
-            ev = engine.next_event()
-        t = engine.next_timer()
+        t = node.driver.service(now)  # flush output, drain events
         if t is not None:
             if t < now:
                 t = now
@@ -594,7 +475,7 @@ class Network:
             self.now = ev[0]
             node.received += 1
             self.stats.delivered += 1
-            node.engine.receive(ev[4], ev[5], self.now, ev[6])
+            node.driver.feed_one(ev[4], ev[5], ev[6], self.now)
             self._service(node)
         elif kind == _TIMER:
             node = ev[3]
@@ -603,10 +484,7 @@ class Network:
             now = self.now = ev[0]
             node._timer_at = None
             node._timer_seq = -1
-            engine = node.engine
-            due = engine.next_timer()
-            if due is not None and due <= now:
-                engine.handle_timer(now)
+            node.driver.tick(now)
             self._service(node)
         elif kind == _POKE:
             node = ev[3]
@@ -692,104 +570,6 @@ class Network:
         """Parsed datagrams from :attr:`trace`: ``[(time, packet), ...]`` in send order.
 
         Filter by sender node, packet type name (``"NAK"``, ``"ODATA"``, ...) and destination
-        address.  Entries that do not parse are skipped (checksums are not verified here).
+        address (see :func:`pgm.sim.trace.sent_packets`).
         """
-        code: int | None = None
-        if type is not None:
-            code = _type_code(type)
-        dst = None if to is None else as_nla(to)
-        result: list[tuple[float, Packet]] = []
-        for entry in self.trace:
-            if by is not None and entry.src is not by:
-                continue
-            if dst is not None and entry.dst_addr != dst:
-                continue
-            data = entry.data
-            if code is not None and (len(data) <= _TYPE_OFFSET or data[_TYPE_OFFSET] != code):
-                continue
-            try:
-                pkt = parse(data, verify=False)
-            except PacketError:
-                continue
-            result.append((entry.time, pkt))
-        return result
-
-
-# -- scripted drop rules ---------------------------------------------------------------------------
-def _type_code(name: str) -> int:
-    try:
-        return _TYPE_CODES[name.upper()]
-    except KeyError:
-        known = ", ".join(sorted(_TYPE_CODES))
-        raise ValueError(f"unknown PGM packet type {name!r} (known: {known})") from None
-
-
-def _sqns_of(pkt: Packet) -> list[int]:
-    """The sequence numbers a packet is about: data SQN, NAK/NCF SQN plus its NAK list, SPM SQN."""
-    sqn = getattr(pkt, "data_sqn", None)
-    if sqn is not None:
-        return [sqn]
-    sqn = getattr(pkt, "nak_sqn", None)
-    if sqn is not None:
-        sqns = [sqn]
-        opt = pkt.option(OptNakList)
-        if opt is not None:
-            sqns.extend(opt.sqns)
-        return sqns
-    sqn = getattr(pkt, "spm_sqn", None)
-    return [] if sqn is None else [sqn]
-
-
-def drop_sqns(
-    sqns: Iterable[int], types: Iterable[str] = ("ODATA",), times: int = 1
-) -> DropPredicate:
-    """Drop packets of ``types`` that carry one of ``sqns``, up to ``times`` times per SQN.
-
-    The SQN is ``data_sqn`` for ODATA/RDATA, ``nak_sqn`` plus OPT_NAK_LIST for NAK/NNAK/NCF, and
-    ``spm_sqn`` for SPM.  A packet is dropped if any SQN it carries still has budget; each such
-    SQN is then charged once.  ``drop_sqns([3])`` loses the first ODATA 3 and lets its second
-    transmission through.
-    """
-    if times < 1:
-        raise ValueError(f"times must be >= 1, not {times}")
-    codes = frozenset(_type_code(t) for t in types)
-    budget = dict.fromkeys(sqns, times)
-
-    def predicate(data: bytes) -> bool:
-        if not budget or len(data) <= _TYPE_OFFSET or data[_TYPE_OFFSET] not in codes:
-            return False
-        try:
-            pkt = parse(data, verify=False)
-        except PacketError:
-            return False
-        hit = False
-        for sqn in _sqns_of(pkt):
-            left = budget.get(sqn)
-            if left is not None:
-                hit = True
-                if left <= 1:
-                    del budget[sqn]
-                else:
-                    budget[sqn] = left - 1
-        return hit
-
-    return predicate
-
-
-def drop_types(*names: str) -> DropPredicate:
-    """Drop every packet whose type is one of ``names`` (e.g. ``drop_types("NCF", "RDATA")``)."""
-    codes = frozenset(_type_code(n) for n in names)
-
-    def predicate(data: bytes) -> bool:
-        return len(data) > _TYPE_OFFSET and data[_TYPE_OFFSET] in codes
-
-    return predicate
-
-
-def drop_all() -> DropPredicate:
-    """Drop everything (a one-way partition that still goes through the drop-rule path)."""
-
-    def predicate(data: bytes) -> bool:
-        return True
-
-    return predicate
+        return sent_packets(self.trace, by, type, to)
