@@ -1,19 +1,51 @@
 """Network interfaces: name, index and addresses, found with ``ifaddr`` (works on Linux, macOS
-and Windows without root).
+and Windows without root), and probes of what this host lets us do with them.
 
 :func:`resolve_interface` accepts what a user types — an interface name (``eth0``), one of its
 addresses (``10.0.0.1``, ``fd00::1``) or its index (``2``) — and says which interfaces exist
 when nothing matches.
+
+The probes answer questions before a command commits to a plan, without raising:
+
+* :func:`raw_sockets_permitted` — may this process open a raw IP protocol 113 socket (root or
+  CAP_NET_RAW)?  Used to choose between raw IP and UDP encapsulation.
+* :func:`interface_flags` — the Linux interface flags (up, loopback, multicast) from ``/sys``.
+* :func:`local_multicast_candidates` — interfaces that may carry multicast back to this host,
+  best first; :func:`probe_multicast` then proves one does by looping a TTL 0 datagram back.
 """
 
 from __future__ import annotations
 
+import os
+import select
+import socket
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from .wire import NLA
 
-__all__ = ["Interface", "InterfaceError", "list_interfaces", "resolve_interface"]
+__all__ = [
+    "IFF_LOOPBACK",
+    "IFF_MULTICAST",
+    "IFF_UP",
+    "Interface",
+    "InterfaceError",
+    "interface_flags",
+    "list_interfaces",
+    "local_multicast_candidates",
+    "probe_multicast",
+    "raw_sockets_permitted",
+    "resolve_interface",
+]
+
+# Linux interface flags (/sys/class/net/IF/flags, <linux/if.h>)
+IFF_UP = 0x1
+IFF_LOOPBACK = 0x8
+IFF_MULTICAST = 0x1000
+
+_IPPROTO_PGM = 113  # PGM's IP protocol number (as transport.IPPROTO_PGM, which imports us)
 
 
 class InterfaceError(ValueError):
@@ -109,3 +141,75 @@ def resolve_interface(spec: str | int | None, version: int = 4) -> Interface:
 
 def _available(ifaces: list[Interface]) -> str:
     return "available: " + ("; ".join(str(i) for i in ifaces) or "none")
+
+
+# -- probes -----------------------------------------------------------------------------------
+
+
+def raw_sockets_permitted() -> bool:
+    """Whether this process may open a raw IPv4 socket for PGM (IP protocol 113)."""
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, _IPPROTO_PGM).close()
+    except OSError:  # PermissionError without root / CAP_NET_RAW, others where unsupported
+        return False
+    return True
+
+
+def interface_flags(name: str) -> int | None:
+    """Linux interface flags from /sys (None where unavailable)."""
+    try:
+        with open(f"/sys/class/net/{name}/flags") as f:
+            return int(f.read().strip(), 16)
+    except (OSError, ValueError):
+        return None
+
+
+def local_multicast_candidates(
+    ifaces: Sequence[Interface], flags: Callable[[str], int | None] = interface_flags
+) -> list[Interface]:
+    """Interfaces worth trying for multicast that stays on this host, best first: loopback
+    (nothing can leave the host there, whatever its flags say: the probe decides), then
+    interfaces that are up and have the MULTICAST flag (flags unknown: any with an IPv4
+    address)."""
+    first: list[Interface] = []
+    rest: list[Interface] = []
+    for i in ifaces:
+        if not i.ipv4:
+            continue
+        if i.ipv4[0].is_loopback:
+            first.append(i)
+            continue
+        f = flags(i.name)
+        if f is None or (f & IFF_UP and f & IFF_MULTICAST and not f & IFF_LOOPBACK):
+            rest.append(i)
+    return first + rest
+
+
+def probe_multicast(iface: Interface, group: IPv4Address, timeout: float = 0.3) -> str | None:
+    """Send one UDP datagram to ``group`` with TTL 0 on ``iface`` and loop it back to
+    ourselves; None if it arrived, else why not."""
+    addr = iface.address(4).packed
+    token = os.urandom(16)
+    try:
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as r,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s,
+        ):
+            r.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            r.bind(("", 0))
+            port = r.getsockname()[1]
+            r.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group.packed + addr)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, addr)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 0)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+            end = time.monotonic() + timeout
+            for _ in range(2):
+                s.sendto(token, (str(group), port))
+                while (left := end - time.monotonic()) > 0:
+                    if not select.select([r], [], [], left)[0]:
+                        break
+                    if r.recv(64) == token:
+                        return None
+            return "no multicast came back"
+    except OSError as exc:
+        return exc.strerror or str(exc)

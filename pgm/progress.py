@@ -5,7 +5,8 @@
 nothing at all, so scripts and pipes see only the final statistics.  The text comes from a
 ``render()`` callable that reads whatever counters the command keeps.
 
-Also here: the small human-readable formatters the progress line and the statistics use.
+Also here: :class:`RateMeter`, a smoothed rate from a growing counter, and the small
+human-readable formatters the progress line and the statistics use.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import contextlib
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import TextIO
 
-__all__ = ["ProgressLine", "format_bytes", "format_rate"]
+__all__ = ["ProgressLine", "RateMeter", "format_bytes", "format_rate"]
 
 
 def format_bytes(n: float) -> str:
@@ -37,6 +39,28 @@ def format_rate(bits_per_sec: float) -> str:
         if bits_per_sec >= scale:
             return f"{bits_per_sec / scale:.1f} {unit}"
     return f"{bits_per_sec:.0f} bit/s"
+
+
+class RateMeter:
+    """A smoothed rate from a growing counter (for progress lines): an exponential average of
+    the rate over intervals of at least 0.1 s."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._t = clock()
+        self._v = 0
+        self.rate = 0.0
+        """The smoothed rate, counter units per second."""
+
+    def update(self, value: int) -> float:
+        """Take the counter's current ``value``; return the smoothed rate."""
+        now = self._clock()
+        dt = now - self._t
+        if dt >= 0.1:
+            inst = (value - self._v) / dt
+            self.rate = inst if self.rate == 0 else 0.6 * inst + 0.4 * self.rate
+            self._t, self._v = now, value
+        return self.rate
 
 
 class ProgressLine:

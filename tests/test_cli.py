@@ -23,6 +23,7 @@ import pytest
 
 import pgm.io
 from pgm import __version__, cli
+from pgm.cli.follow import finished_when_heard
 from pgm.engine import (
     DataReceived,
     Event,
@@ -30,7 +31,7 @@ from pgm.engine import (
     SessionStarted,
     UnrecoverableLoss,
 )
-from pgm.interfaces import Interface
+from pgm.interfaces import Interface, local_multicast_candidates
 from pgm.progress import ProgressLine, format_bytes, format_rate
 from pgm.wire import TSI
 
@@ -645,17 +646,17 @@ def test_demo_candidates_loopback_first_then_multicast_up() -> None:
         Interface("v6only", 5, (), ()),
     ]
     flags = {"eth0": 0x1003, "lo": 0x9, "down0": 0x1002, "nomc0": 0x3}
-    got = cli.demo_candidates(ifaces, flags.get)
+    got = local_multicast_candidates(ifaces, flags.get)
     assert [i.name for i in got] == ["lo", "eth0"]
     # flags unknown (not Linux): every interface with an IPv4 address, loopback first
-    got = cli.demo_candidates(ifaces, lambda name: None)
+    got = local_multicast_candidates(ifaces, lambda name: None)
     assert [i.name for i in got] == ["lo", "eth0", "down0", "nomc0"]
 
 
 def test_finished_when_heard() -> None:
-    assert cli._finished_when_heard({"spms_received": 1})
-    assert not cli._finished_when_heard({"spms_received": 3})
-    assert not cli._finished_when_heard({"spms_received": 1, "odata_packets_received": 2})
+    assert finished_when_heard({"spms_received": 1})
+    assert not finished_when_heard({"spms_received": 3})
+    assert not finished_when_heard({"spms_received": 1, "odata_packets_received": 2})
 
 
 # -- progress line ---------------------------------------------------------------------------------

@@ -1,0 +1,240 @@
+"""Argument types, unit conversions and the configurations built from the command line.
+
+Theory of operation: everything a user types is checked here, before any socket is opened.
+Each argparse ``type=`` is a pure converter that raises :class:`ValueError`; :func:`arg` wraps
+it so argparse reports the message and exits with status 2.  Options in human units (kbit/s,
+milliseconds, ``4M``, ``5%``) become the engine's units (bit/s, seconds, bytes, fractions).
+The engine configurations are built once, from the collected fields, and validated by their
+own constructors (a :class:`~pgm.engine.ConfigError`, also a ValueError, on bad values).
+Problems found later, while setting up (unreadable input, a missing interface), raise
+:class:`UsageError`: the command prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .report import EXIT_ERROR, EXIT_USAGE, err
+
+if TYPE_CHECKING:
+    from ..engine import ReceiverConfig, SourceConfig
+    from ..interfaces import Interface
+
+__all__ = [
+    "UsageError",
+    "arg",
+    "build_receiver_config",
+    "build_source_config",
+    "demo_group",
+    "group",
+    "int_range",
+    "number",
+    "open_endpoint",
+    "parse_percent",
+    "parse_size",
+    "port",
+    "rate_bps_from_kbits",
+    "resolve_iface",
+    "setup",
+    "window_secs_from_ms",
+]
+
+_T = TypeVar("_T")
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: printed, exit status 2."""
+
+
+# -- unit conversions (pure) -------------------------------------------------------------------
+
+
+def rate_bps_from_kbits(kbits: float) -> int:
+    """``--rate`` is kbit/s; the engine wants bit/s (``SourceConfig.rate_bps``)."""
+    bps = round(kbits * 1000)
+    if bps < 1:
+        raise ValueError(f"rate must be positive, not {kbits!r} kbit/s")
+    return bps
+
+
+def window_secs_from_ms(ms: float) -> float:
+    """``--window-ms`` is milliseconds; the engine wants seconds (``SourceConfig.window_secs``)."""
+    if not ms > 0:
+        raise ValueError(f"window must be positive, not {ms!r} ms")
+    return ms / 1000.0
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """A byte count with an optional binary suffix: ``4M`` = ``4MB`` = ``4MiB`` = 4194304."""
+    m = _SIZE_RE.match(text)
+    if m is None:
+        raise ValueError(f"not a size: {text!r} (examples: 4000000, 512k, 4M)")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
+
+
+def parse_percent(text: str) -> float:
+    """``'5'`` or ``'5%'`` -> 0.05 (in [0, 100))."""
+    t = text.strip().removesuffix("%").strip()
+    try:
+        v = float(t)
+    except ValueError:
+        raise ValueError(f"not a percentage: {text!r}") from None
+    if not 0 <= v < 100:
+        raise ValueError(f"percentage must be in [0, 100), not {text!r}")
+    return v / 100.0
+
+
+# -- argparse types ------------------------------------------------------------------------------
+
+
+def arg(convert: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    """Wrap a converter so its ValueError becomes an argparse error (exit status 2)."""
+
+    def f(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc) or f"bad {what}: {text!r}") from None
+
+    f.__name__ = what  # argparse names the type in its messages
+    return f
+
+
+def group(text: str) -> IPv4Address | IPv6Address:
+    """A multicast group address, IPv4 or IPv6."""
+    try:
+        addr = ip_address(text)
+    except ValueError:
+        raise ValueError(f"not an IP address: {text!r}") from None
+    if not addr.is_multicast:
+        raise ValueError(
+            f"{addr} is not a multicast group address (IPv4 224.0.0.0/4, IPv6 ff00::/8)"
+        )
+    return addr
+
+
+def demo_group(text: str) -> IPv4Address:
+    """A multicast group for the demo, which is IPv4 only."""
+    g = group(text)
+    if not isinstance(g, IPv4Address):
+        raise ValueError("the demo uses IPv4 groups")
+    return g
+
+
+def port(text: str) -> int:
+    """A port number, 1..65535."""
+    v = int(text)
+    if not 0 < v < 65536:
+        raise ValueError(f"port must be in 1..65535, not {v}")
+    return v
+
+
+def number(lo: float, hi: float | None = None, *, lo_open: bool = False) -> Callable[[str], float]:
+    """A float converter bounded below by ``lo`` (excluded when ``lo_open``), above by ``hi``."""
+
+    def f(text: str) -> float:
+        v = float(text)
+        if v != v or (v <= lo if lo_open else v < lo) or (hi is not None and v > hi):
+            bound = f"> {lo:g}" if lo_open else f">= {lo:g}"
+            raise ValueError(f"must be {bound}" + (f" and <= {hi:g}" if hi is not None else ""))
+        return v
+
+    return f
+
+
+def int_range(lo: int, hi: int) -> Callable[[str], int]:
+    """An int converter for ``lo..hi`` inclusive."""
+
+    def f(text: str) -> int:
+        v = int(text)
+        if not lo <= v <= hi:
+            raise ValueError(f"must be in {lo}..{hi}, not {v}")
+        return v
+
+    return f
+
+
+# -- what the options build ------------------------------------------------------------------------
+
+
+def build_source_config(
+    *,
+    rate_kbits: float | None = None,
+    window_ms: float | None = None,
+    group: IPv4Address | IPv6Address | None = None,
+    transport: str = "raw",
+) -> SourceConfig:
+    """The :class:`SourceConfig` for ``send``/``demo`` options (None: the engine default).
+
+    Raises ValueError (ConfigError for values the configuration rejects)."""
+    from ..engine import SourceConfig
+
+    fields: dict[str, Any] = {
+        "ip_version": 6 if isinstance(group, IPv6Address) else 4,
+        "udp_encapsulation": transport == "udp",
+    }
+    if rate_kbits is not None:
+        fields["rate_bps"] = rate_bps_from_kbits(rate_kbits)
+    if window_ms is not None:
+        fields["window_secs"] = window_secs_from_ms(window_ms)
+    return SourceConfig(**fields)
+
+
+def build_receiver_config(*, timeout: float | None = None) -> ReceiverConfig:
+    """The :class:`ReceiverConfig` for ``recv`` options: ``--timeout`` is also the idle expiry
+    of a started session (None: the engine default)."""
+    from ..engine import ReceiverConfig
+
+    return ReceiverConfig() if timeout is None else ReceiverConfig(peer_expiry=timeout)
+
+
+def resolve_iface(spec: str | None, group: IPv4Address | IPv6Address) -> Interface:
+    """``--iface`` to an Interface with an address of the group's family; InterfaceError (a
+    ValueError) lists the interfaces there are."""
+    from ..interfaces import resolve_interface
+
+    iface = resolve_interface(spec, group.version)
+    iface.address(group.version)  # raises InterfaceError when it has no address of the family
+    return iface
+
+
+# -- setting up a command ----------------------------------------------------------------------
+
+
+def setup(cmd: str, make: Callable[[argparse.Namespace], _T], args: argparse.Namespace) -> _T | int:
+    """``make(args)``, or exit status 2 after printing why it refused the options (UsageError,
+    ConfigError, InterfaceError)."""
+    from ..engine import ConfigError
+    from ..interfaces import InterfaceError
+
+    try:
+        return make(args)
+    except (UsageError, ConfigError, InterfaceError) as exc:
+        err(cmd, str(exc))
+        return EXIT_USAGE
+
+
+def open_endpoint(
+    cmd: str, transport: str, where: str, make: Callable[[], _T], cleanup: Callable[[], None]
+) -> _T | int:
+    """``make()`` (a sender or receiver opening its socket), or the exit status after printing
+    why not: 2 without the privilege raw sockets need (the transport's message says what to
+    do), 1 for other socket errors.  ``cleanup`` runs on failure."""
+    try:
+        return make()
+    except PermissionError as exc:
+        cleanup()
+        err(cmd, exc.strerror or str(exc))
+        return EXIT_USAGE
+    except OSError as exc:
+        cleanup()
+        err(cmd, f"cannot open the {transport} socket on {where}: {exc}")
+        return EXIT_ERROR

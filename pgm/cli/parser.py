@@ -1,0 +1,62 @@
+"""The ``pgm`` argument parser: the top level and each command's subparser.
+
+Theory of operation: each command module (:mod:`~pgm.cli.decode`, :mod:`~pgm.cli.send`,
+:mod:`~pgm.cli.recv`, :mod:`~pgm.cli.demo`) adds its own subparser and sets ``func`` to its
+``run(args) -> exit status``; the argument types come from :mod:`pgm.cli.args`, so a bad value
+is an argparse error (exit status 2) before any command runs.  :func:`parse_args` adds the one
+thing argparse cannot do: ``send``'s optional FILE after the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from .. import __version__
+from . import decode, demo, recv, send
+from .args import arg, group, port
+
+__all__ = ["build_parser", "parse_args"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    p = argparse.ArgumentParser(
+        prog="pgm",
+        description="Pure-Python PGM (RFC 3208) reliable multicast.",
+        epilog="exit status: 0 ok, 1 error, 2 usage/setup error, 3 incomplete data (recv), "
+        "4 no session (recv), 130 interrupted",
+    )
+    p.add_argument("--version", action="version", version=f"pgm {__version__}")
+    sub = p.add_subparsers(dest="command")
+    decode.add_parser(sub)
+    group_t = arg(group, "group")
+    port_t = arg(port, "port")
+    send.add_parser(sub, group_t, port_t)
+    recv.add_parser(sub, group_t, port_t)
+    demo.add_parser(sub, port_t)
+    return p
+
+
+def parse_args(
+    argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None
+) -> argparse.Namespace:
+    """Parse the command line (exits with status 2 on usage errors, as argparse does).
+
+    argparse does not assign an optional positional that follows options (``pgm send GROUP
+    --port P FILE``, bpo-14191), so ``send``'s FILE is taken from what is left over.
+    """
+    parser = parser or build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if (
+        extra
+        and getattr(args, "command", None) == "send"
+        and args.file is None
+        and (extra[0] == "-" or not extra[0].startswith("-"))
+    ):
+        args.file = extra.pop(0)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if getattr(args, "command", None) == "send" and args.file is None:
+        args.file = "-"
+    return args

@@ -1,0 +1,328 @@
+"""``pgm recv GROUP --port P`` — receive the first session heard and write its data in order.
+
+Theory of operation: setup first (interfaces, the receiver configuration, the output), so usage
+problems exit with status 2 before anything is joined.  A :class:`~pgm.io.PgmReceiver` joins
+the group; its events go, one at a time, to :class:`~pgm.cli.follow.FirstSession`, which
+follows the first session that starts and hands back its messages (written to ``--out`` at
+once), its loss reports (the first ten printed as they come) and its end.  The loop waits for
+events in slices of at most 0.5 s, so the ``--timeout`` wait for a first session (exit 4) is
+checked while nothing arrives; a started session that falls silent for ``--timeout`` seconds
+is ended by the engine's peer expiry.  The end decides the status: OPT_FIN with every byte
+delivered is 0; unrecoverable loss, OPT_RST or expiry is 3 (the message names the lost ranges).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
+from typing import IO, TYPE_CHECKING, Any
+
+from ..progress import ProgressLine, RateMeter, format_bytes, format_rate
+from .args import (
+    UsageError,
+    arg,
+    build_receiver_config,
+    number,
+    open_endpoint,
+    parse_percent,
+    resolve_iface,
+    setup,
+)
+from .report import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_LOSS,
+    EXIT_NO_SESSION,
+    EXIT_OK,
+    err,
+    format_loss,
+    format_receiver_stats,
+    json_dump,
+    receiver_summary,
+)
+
+if TYPE_CHECKING:
+    from ..engine import ReceiverConfig
+    from ..interfaces import Interface
+    from ..io import PgmReceiver
+    from ..wire import TSI
+    from .follow import FirstSession, Step
+
+__all__ = ["add_parser", "open_output", "run"]
+
+_clock = time.monotonic
+_SHOWN_LOSSES = 10  # loss reports printed as they come; the rest in the final message
+
+
+def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], Any]) -> None:
+    """Add ``recv`` to the subcommands (``sub``: argparse's subparsers action)."""
+    r = sub.add_parser(
+        "recv",
+        help="receive the first PGM session heard and write its data",
+        description="Receive the first session heard on GROUP and port, write its data in "
+        "order, exit when it ends.  Exit status: 0 complete, 3 incomplete (loss, RST or "
+        "expiry), 4 no session within --timeout.",
+    )
+    r.add_argument("group", type=group_t, metavar="GROUP", help="multicast group address")
+    r.add_argument("--port", type=port_t, required=True, help="data-destination port")
+    r.add_argument(
+        "--iface",
+        action="append",
+        metavar="X",
+        help="interface to join on (repeat for several; default: the first non-loopback one)",
+    )
+    r.add_argument(
+        "--transport",
+        choices=("raw", "udp"),
+        default="raw",
+        help="raw IP protocol 113 (root/CAP_NET_RAW) or UDP encapsulation (default: raw)",
+    )
+    r.add_argument("--out", default="-", metavar="FILE", help="output file (default: -)")
+    r.add_argument(
+        "--timeout",
+        type=arg(number(0, lo_open=True), "timeout"),
+        metavar="S",
+        help="wait at most S seconds for a session to start, and end a started "
+        "session silent for S seconds (default: wait forever; expiry 300 s)",
+    )
+    r.add_argument(
+        "--loss",
+        type=arg(parse_percent, "percent"),
+        metavar="PERCENT",
+        help="simulated loss: drop this percentage of data packets (testing)",
+    )
+    r.add_argument(
+        "--json", action="store_true", help="print statistics as JSON on stdout (needs --out FILE)"
+    )
+    r.set_defaults(func=run)
+
+
+def open_output(path: str) -> IO[bytes]:
+    """FILE or ``-`` (standard output); UsageError when it cannot be written."""
+    if path == "-":
+        return sys.stdout.buffer
+    try:
+        return open(path, "wb")  # closed by the caller
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the options asked for, checked."""
+
+    ifaces: list[Interface]
+    cfg: ReceiverConfig
+    out: IO[bytes]
+
+
+def _plan(args: argparse.Namespace) -> _Plan:
+    """Check the options; ValueError (ConfigError, InterfaceError) or UsageError if wrong."""
+    group: IPv4Address | IPv6Address = args.group
+    if args.json and args.out == "-":
+        raise UsageError("--json prints to stdout, which carries the data: add --out FILE")
+    ifaces = [resolve_iface(s, group) for s in (args.iface or [None])]
+    cfg = build_receiver_config(timeout=args.timeout)
+    return _Plan(ifaces, cfg, open_output(args.out))
+
+
+class _Receive:
+    """The receive loop: the followed session's data to ``out``, and how it ended."""
+
+    def __init__(self, args: argparse.Namespace, rx: PgmReceiver, out: IO[bytes]) -> None:
+        from .follow import FirstSession
+
+        self.args = args
+        self.rx = rx
+        self.out = out
+        self.follow: FirstSession = FirstSession(self.session_stats)
+        self.end = "?"
+        self.status = EXIT_OK
+        self._shown_losses = 0
+        self._meter = RateMeter()
+        self.progress = ProgressLine(self.render)
+
+    def session_stats(self, tsi: TSI | None = None, st: dict[str, Any] | None = None) -> Any:
+        """The session's entry of the receiver's statistics (default: the followed one's)."""
+        tsi = tsi if tsi is not None else self.follow.tsi
+        st = st if st is not None else self.rx.stats()
+        sessions: dict[str, Any] = st["sessions"]
+        return dict(sessions.get(str(tsi), {})) if tsi is not None else {}
+
+    def render(self) -> str:
+        f = self.follow
+        if f.tsi is None:
+            return f"waiting for a session on {self.args.group} port {self.args.port} ..."
+        ss = self.session_stats()
+        rate = self._meter.update(f.nbytes)
+        lost = f"  lost {f.lost_packets}" if f.loss_events else ""
+        return (
+            f"received {format_bytes(f.nbytes)}  {format_rate(rate * 8)}  "
+            f"NAKs {ss.get('selective_naks_sent', 0)}  "
+            f"repairs {ss.get('rdata_packets_received', 0)}{lost}"
+        )
+
+    def _take(self, step: Step) -> bool:
+        """Act on one step; True once the session ended."""
+        for m in step.messages:
+            self.out.write(m)
+        for rec in step.losses:
+            if self._shown_losses < _SHOWN_LOSSES:
+                text = format_loss(self.follow.tsi, [(rec.first, rec.last)])
+                self.progress.message("pgm recv: " + text)
+                self._shown_losses += 1
+                if self._shown_losses == _SHOWN_LOSSES:
+                    self.progress.message("pgm recv: (further loss reports at the end)")
+        if step.skipped is not None:
+            self.progress.message(
+                f"pgm recv: ignoring session {step.skipped}: it had already ended when "
+                "first heard (its FIN, from an earlier transfer)"
+            )
+        if step.end is None:
+            return False
+        self.end = step.end.reason.value
+        return True
+
+    def _loop(self, wait_until: float | None) -> None:
+        rx = self.rx
+        while True:
+            e = rx.next_event(0)
+            if e is None:
+                self.out.flush()
+                now = _clock()
+                if self.follow.tsi is None and wait_until is not None:
+                    if now >= wait_until:
+                        self.end, self.status = "no-session", EXIT_NO_SESSION
+                        return
+                    e = rx.next_event(min(0.5, wait_until - now))
+                else:
+                    e = rx.next_event(0.5)
+                if e is None:
+                    continue
+            if self._take(self.follow.feed(e)):
+                return
+
+    def run(self, wait_until: float | None) -> None:
+        """Receive until the session ends, the wait for one runs out, or something fails."""
+        self.progress.start()
+        try:
+            self._loop(wait_until)
+        except KeyboardInterrupt:
+            self.end, self.status = "interrupted", EXIT_INTERRUPTED
+        except BrokenPipeError:
+            self.end, self.status = "output-closed", EXIT_ERROR
+            # stdout is gone: keep the interpreter from complaining when it flushes it at exit
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, RuntimeError) as exc:
+            self.end, self.status = "error", EXIT_ERROR
+            self.progress.stop()
+            err("recv", str(exc))
+        finally:
+            self.progress.stop()
+            self.rx.close()
+        if not self.follow.ended_at:
+            self.follow.ended_at = _clock()
+
+    def close_output(self) -> None:
+        """Flush and close ``--out`` (a failure to is an error, exit 1)."""
+        with contextlib.suppress(OSError):
+            self.out.flush()
+        if self.out is not sys.stdout.buffer:
+            try:
+                self.out.close()
+            except OSError as exc:
+                err("recv", f"cannot write {self.args.out}: {exc}")
+                self.status = self.status or EXIT_ERROR
+
+
+def _judge(r: _Receive, cfg: ReceiverConfig) -> int:
+    """The exit status from how the session ended, with the message that explains it."""
+    args, f, end, status = r.args, r.follow, r.end, r.status
+    tsi, ranges = f.tsi, f.lost_ranges
+    if status == EXIT_OK:
+        if end == "fin" and ranges:
+            status = EXIT_LOSS
+            err("recv", format_loss(tsi, ranges))
+        elif end == "rst":
+            status = EXIT_LOSS
+            err("recv", f"session {tsi} aborted by its source (OPT_RST): data incomplete")
+            if ranges:
+                err("recv", format_loss(tsi, ranges))
+        elif end == "expired":
+            status = EXIT_LOSS
+            err(
+                "recv",
+                f"session {tsi} silent for {cfg.peer_expiry:g} s without ending (no OPT_FIN): "
+                "data incomplete",
+            )
+            if ranges:
+                err("recv", format_loss(tsi, ranges))
+    elif status == EXIT_NO_SESSION:
+        err("recv", f"no session on {args.group} port {args.port} within {args.timeout:g} s")
+    elif status == EXIT_INTERRUPTED:
+        err("recv", "interrupted")
+    elif end == "output-closed":
+        err("recv", "output closed")
+    return status
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``pgm recv``; the exit status."""
+    from .. import io
+
+    plan = setup("recv", _plan, args)
+    if isinstance(plan, int):
+        return plan
+    rx = open_endpoint(
+        "recv",
+        args.transport,
+        ", ".join(i.name for i in plan.ifaces),
+        lambda: io.PgmReceiver(
+            args.group,
+            args.port,
+            ifaces=plan.ifaces,
+            transport=args.transport,
+            config=plan.cfg,
+            loss=args.loss or 0.0,
+        ),
+        lambda: None,
+    )
+    if isinstance(rx, int):
+        return rx
+    if rx.transport.buffer_warning:
+        err("recv", f"note: {rx.transport.buffer_warning}")
+    r = _Receive(args, rx, plan.out)
+    r.run(None if args.timeout is None else _clock() + args.timeout)
+    r.close_output()
+    status = _judge(r, plan.cfg)
+    f = r.follow
+    st = rx.stats()
+    summary = receiver_summary(
+        nbytes=f.nbytes,
+        messages=f.messages,
+        duration=(f.ended_at - f.started_at) if f.tsi is not None else 0.0,
+        session_stats=r.session_stats(st=st),
+        stats=st,
+        lost_ranges=f.lost_ranges,
+        loss_events=f.loss_events,
+        tsi=f.tsi,
+        source=f.source,
+        end=r.end,
+        exit_status=status,
+        group=str(args.group),
+        port=args.port,
+        transport=args.transport,
+        interfaces=[i.name for i in plan.ifaces],
+    )
+    if status != EXIT_NO_SESSION:
+        print(format_receiver_stats(summary), file=sys.stderr)
+    if args.json:
+        json_dump(summary)
+    return status

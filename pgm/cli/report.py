@@ -1,0 +1,235 @@
+"""What the commands print: exit statuses, loss messages, statistics lines and JSON objects.
+
+Theory of operation: a command collects plain numbers while it runs and, at the end, builds one
+summary dict (:func:`sender_summary`, :func:`receiver_summary`): that dict is what ``--json``
+prints, and the one-line statistics on stderr (:func:`format_sender_stats`,
+:func:`format_receiver_stats`) are formatted from it, so the two never disagree.  Everything
+here is pure except :func:`err` and :func:`json_dump`, which write to stderr and stdout.
+Sequence-number ranges are on the 32-bit circle (RFC 3208 §3, :mod:`pgm.wire.sqn`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..wire.sqn import SQN_MASK, sqn_add, sqn_distance
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_LOSS",
+    "EXIT_NO_SESSION",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "demo_receiver_line",
+    "demo_source_line",
+    "err",
+    "format_loss",
+    "format_receiver_stats",
+    "format_sender_stats",
+    "goodput_mbps",
+    "json_dump",
+    "merge_ranges",
+    "range_count",
+    "receiver_summary",
+    "sender_summary",
+]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_LOSS = 3
+EXIT_NO_SESSION = 4
+EXIT_INTERRUPTED = 130
+
+
+def err(cmd: str, text: str) -> None:
+    """A message on stderr, ``pgm CMD: TEXT``."""
+    print(f"pgm {cmd}: {text}", file=sys.stderr)
+
+
+def json_dump(obj: dict[str, Any]) -> None:
+    """``obj`` as one JSON object on a line of stdout."""
+    print(json.dumps(obj, default=str, sort_keys=False))
+    sys.stdout.flush()
+
+
+# -- loss reports ---------------------------------------------------------------------------------
+
+
+def range_count(first: int, last: int) -> int:
+    """Sequence numbers in ``first..last`` (inclusive, 32-bit circular)."""
+    return sqn_distance(first, last) + 1
+
+
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join ranges that follow each other (``a-b``, ``b+1-c`` -> ``a-c``), modulo 2**32.
+
+    Ranges are taken in stream order, as :class:`UnrecoverableLoss` events report them.
+    """
+    out: list[tuple[int, int]] = []
+    for first, last in ranges:
+        if out and sqn_add(out[-1][1], 1) == first & SQN_MASK:
+            out[-1] = (out[-1][0], last)
+        else:
+            out.append((first, last))
+    return out
+
+
+def _fmt_range(first: int, last: int) -> str:
+    n = range_count(first, last)
+    span = str(first) if n == 1 else f"{first}-{last}"
+    return f"{span} ({n} packet{'s' if n != 1 else ''})"
+
+
+def format_loss(tsi: object, ranges: Sequence[tuple[int, int]], limit: int = 8) -> str:
+    """The message for unrecoverable loss, e.g.
+    ``unrecoverable loss: sequence numbers 1200-1350 (151 packets) from TSI 1.2.3.4.5.6.7500``.
+
+    Adjacent ranges are merged; beyond ``limit`` ranges the rest are summarised.
+    """
+    merged = merge_ranges(ranges)
+    if not merged:
+        return f"no loss from TSI {tsi}"
+    total = sum(range_count(a, b) for a, b in merged)
+    parts = [_fmt_range(a, b) for a, b in merged[:limit]]
+    if len(merged) > limit:
+        parts.append(f"and {len(merged) - limit} more ranges")
+    noun = "sequence number" if total == 1 else "sequence numbers"
+    text = f"unrecoverable loss: {noun} {', '.join(parts)} from TSI {tsi}"
+    if len(merged) > 1:
+        text += f" ({total} packets in {len(merged)} ranges)"
+    return text
+
+
+# -- statistics -----------------------------------------------------------------------------------
+
+
+def goodput_mbps(nbytes: int, secs: float) -> float:
+    """Application bytes over time, in Mbit/s (0 for an empty or instant transfer)."""
+    return nbytes * 8 / secs / 1e6 if secs > 0 else 0.0
+
+
+def sender_summary(
+    *,
+    nbytes: int,
+    messages: int,
+    duration: float,
+    stats: dict[str, Any],
+    tsi: object = None,
+    end: str = "fin",
+    exit_status: int = EXIT_OK,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The sender's statistics object (what ``send --json`` prints).
+
+    ``nbytes`` counts application bytes transmitted as ODATA, ``messages`` the messages given
+    to the session; ``duration`` runs from the session's start until every message was
+    transmitted once (lingering is not counted); ``stats`` is :meth:`PgmSender.stats`.
+    """
+    return {
+        "command": "send",
+        **extra,
+        "tsi": None if tsi is None else str(tsi),
+        "bytes": nbytes,
+        "messages": messages,
+        "duration_s": round(duration, 6),
+        "goodput_mbps": round(goodput_mbps(nbytes, duration), 3),
+        "naks_received": int(stats.get("naks_received", 0)),
+        "repairs_sent": int(stats.get("repair_packets_sent", 0)),
+        "end": end,
+        "exit_status": exit_status,
+        "stats": stats,
+    }
+
+
+def receiver_summary(
+    *,
+    nbytes: int,
+    messages: int,
+    duration: float,
+    session_stats: dict[str, Any],
+    stats: dict[str, Any],
+    lost_ranges: Sequence[tuple[int, int]] = (),
+    loss_events: int = 0,
+    tsi: object = None,
+    source: object = None,
+    end: str = "fin",
+    exit_status: int = EXIT_OK,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The receiver's statistics object (what ``recv --json`` prints).
+
+    ``duration`` runs from the session's first packet to its end; ``session_stats`` is the
+    session's entry of :meth:`PgmReceiver.stats` (``stats``, included whole).
+    """
+    merged = merge_ranges(lost_ranges)
+    return {
+        "command": "recv",
+        **extra,
+        "tsi": None if tsi is None else str(tsi),
+        "source": None if source is None else str(source),
+        "bytes": nbytes,
+        "messages": messages,
+        "duration_s": round(duration, 6),
+        "goodput_mbps": round(goodput_mbps(nbytes, duration), 3),
+        "naks_sent": int(session_stats.get("selective_naks_sent", 0)),
+        "repairs_received": int(session_stats.get("rdata_packets_received", 0)),
+        "loss_events": loss_events,
+        "lost_packets": sum(range_count(a, b) for a, b in merged),
+        "lost_ranges": [[a, b] for a, b in merged],
+        "end": end,
+        "exit_status": exit_status,
+        "stats": stats,
+    }
+
+
+def format_sender_stats(s: dict[str, Any]) -> str:
+    """The sender's one-line statistics."""
+    return (
+        f"pgm send: {s['bytes']} bytes in {s['messages']} messages in {s['duration_s']:.2f} s, "
+        f"{s['goodput_mbps']:.2f} Mbit/s goodput; {s['naks_received']} NAKs received, "
+        f"{s['repairs_sent']} repairs sent (TSI {s['tsi']})"
+    )
+
+
+def format_receiver_stats(s: dict[str, Any]) -> str:
+    """The receiver's one-line statistics."""
+    text = (
+        f"pgm recv: {s['bytes']} bytes in {s['messages']} messages in {s['duration_s']:.2f} s, "
+        f"{s['goodput_mbps']:.2f} Mbit/s goodput; {s['naks_sent']} NAKs sent, "
+        f"{s['repairs_received']} repairs received, {s['loss_events']} loss events"
+    )
+    if s["lost_packets"]:
+        text += f", {s['lost_packets']} packets lost"
+    if s["tsi"] is not None:
+        text += f" (TSI {s['tsi']} from {s['source']})"
+    return text
+
+
+# -- the demo's result table ----------------------------------------------------------------------
+
+
+def demo_source_line(s: dict[str, Any]) -> str:
+    """The demo source's line of the result table (``s``: what the source process reported)."""
+    return (
+        f"  source      {s['bytes']:>10} B {s['messages']:>6} msgs {s['duration_s']:6.2f} s "
+        f"{goodput_mbps(s['bytes'], s['duration_s']):7.2f} Mbit/s  "
+        f"NAKs received {s['naks_received']:>5}  repairs sent {s['repairs_sent']:>5}"
+    )
+
+
+def demo_receiver_line(i: int, r: dict[str, Any] | None, good: bool) -> str:
+    """Receiver ``i``'s line (``r``: what it reported, None if nothing; ``good``: digest OK)."""
+    if r is None:
+        return f"  receiver {i + 1}  no result"
+    return (
+        f"  receiver {i + 1}  {r['bytes']:>10} B {r['messages']:>6} msgs "
+        f"{r['duration_s']:6.2f} s {goodput_mbps(r['bytes'], r['duration_s']):7.2f} Mbit/s  "
+        f"NAKs sent {r['naks_sent']:>5}  repairs received {r['repairs_received']:>5}  "
+        f"dropped {r['simulated_drops']:>4}  losses {r['loss_events']}  "
+        f"sha256 {'OK' if good else 'MISMATCH'}"
+    )

@@ -1,0 +1,310 @@
+"""``pgm send GROUP [FILE|-] --port P`` — send a file (or standard input) as one PGM session.
+
+Theory of operation: setup first, so every usage problem exits with status 2 before anything is
+sent — the source configuration from the options (:func:`~pgm.cli.args.build_source_config`),
+the message size (default: the largest that fits one packet), the interface and the input.
+Then a :class:`~pgm.io.PgmSender` takes the input in messages of ``--message-size`` bytes, at
+``--rate``; ``flush`` waits until each went out once as ODATA, and ``close`` ends the session
+with OPT_FIN (RFC 3208 §9) and lingers ``--linger`` seconds answering NAKs with RDATA.
+Ctrl-C while sending aborts the session with OPT_RST, so receivers learn the data is incomplete;
+Ctrl-C while lingering only stops the repairs (the FIN is out).  The statistics line always
+goes to stderr, the summary also to stdout with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
+from typing import TYPE_CHECKING, Any
+
+from ..progress import ProgressLine, RateMeter, format_bytes, format_rate
+from .args import (
+    UsageError,
+    arg,
+    build_source_config,
+    int_range,
+    number,
+    open_endpoint,
+    resolve_iface,
+    setup,
+)
+from .report import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    err,
+    format_sender_stats,
+    json_dump,
+    sender_summary,
+)
+
+if TYPE_CHECKING:
+    from ..engine import SourceConfig
+    from ..interfaces import Interface
+    from ..io import PgmSender
+
+__all__ = ["add_parser", "open_input", "run"]
+
+_clock = time.monotonic
+
+
+def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], Any]) -> None:
+    """Add ``send`` to the subcommands (``sub``: argparse's subparsers action)."""
+    s = sub.add_parser(
+        "send",
+        help="send a file or standard input as one PGM session",
+        description="Send FILE (or standard input) to GROUP as messages, then end the session "
+        "(OPT_FIN) and linger answering NAKs.",
+    )
+    s.add_argument("group", type=group_t, metavar="GROUP", help="multicast group address")
+    s.add_argument("file", nargs="?", metavar="FILE", help="input (default: -, stdin)")
+    s.add_argument("--port", type=port_t, required=True, help="data-destination port")
+    s.add_argument("--iface", metavar="X", help="interface name, address or index")
+    s.add_argument(
+        "--transport",
+        choices=("raw", "udp"),
+        default="raw",
+        help="raw IP protocol 113 (root/CAP_NET_RAW) or UDP encapsulation (default: raw)",
+    )
+    s.add_argument(
+        "--rate",
+        type=arg(number(0, lo_open=True), "rate"),
+        metavar="KBITS",
+        help="send rate in kbit/s, IP/UDP headers included (default: 10000)",
+    )
+    s.add_argument(
+        "--window-ms",
+        type=arg(number(0, lo_open=True), "window"),
+        metavar="MS",
+        help="how long sent data stays repairable, ms (default: 10000)",
+    )
+    s.add_argument(
+        "--message-size",
+        type=arg(int_range(1, 1 << 24), "size"),
+        metavar="BYTES",
+        help="bytes per message (default: the largest that fits "
+        "one packet: 1456 raw, 1448 UDP over IPv4)",
+    )
+    s.add_argument(
+        "--ttl",
+        type=arg(int_range(0, 255), "ttl"),
+        default=1,
+        metavar="N",
+        help="multicast TTL / hop limit (default: 1; 0 = this host only)",
+    )
+    s.add_argument(
+        "--linger",
+        type=arg(number(0), "linger"),
+        metavar="S",
+        help="seconds to keep answering NAKs after the end (default: the window)",
+    )
+    s.add_argument("--json", action="store_true", help="print statistics as JSON on stdout")
+    s.set_defaults(func=run)
+
+
+@dataclass(frozen=True)
+class _Input:
+    """The data to send: ``read(n)`` returns up to n bytes (b"" at the end)."""
+
+    read: Callable[[int], bytes]
+    total: int | None
+    """Its size, when known (a regular file)."""
+    close: Callable[[], None]
+
+
+def open_input(path: str) -> _Input:
+    """FILE or ``-`` (standard input); UsageError when it cannot be read."""
+    if path == "-":
+        fd = sys.stdin.fileno()
+        st = os.fstat(fd)
+        total = st.st_size if stat.S_ISREG(st.st_mode) else None
+
+        # os.read returns what is there (a whole message under load, at once when trickling)
+        def read_fd(n: int) -> bytes:
+            return os.read(fd, n)
+
+        return _Input(read_fd, total, lambda: None)
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by the returned callable
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    st = os.fstat(f.fileno())
+    if stat.S_ISDIR(st.st_mode):
+        f.close()
+        raise UsageError(f"cannot read {path}: is a directory")
+    total = st.st_size if stat.S_ISREG(st.st_mode) else None
+    return _Input(f.read, total, f.close)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the options asked for, checked."""
+
+    cfg: SourceConfig
+    msg_size: int
+    iface: Interface
+    data: _Input
+
+
+def _plan(args: argparse.Namespace) -> _Plan:
+    """Check the options; ValueError (ConfigError, InterfaceError) or UsageError if wrong."""
+    group: IPv4Address | IPv6Address = args.group
+    cfg = build_source_config(
+        rate_kbits=args.rate, window_ms=args.window_ms, group=group, transport=args.transport
+    )
+    msg_size = args.message_size or cfg.max_tsdu
+    if msg_size > cfg.max_apdu:
+        raise UsageError(f"--message-size {msg_size} exceeds the maximum ({cfg.max_apdu})")
+    iface = resolve_iface(args.iface, group)
+    return _Plan(cfg, msg_size, iface, open_input(args.file))
+
+
+class _Transfer:
+    """One session's transmission: the counters the progress line and the summary read."""
+
+    def __init__(self, tx: PgmSender, total: int | None, linger: float) -> None:
+        self.tx = tx
+        self.total = total
+        self.linger = linger
+        self.start = _clock()
+        self.nbytes = self.messages = 0
+        self.lingering = False
+        self.linger_from = 0.0
+        self.duration = 0.0
+        self.end = "fin"
+        self.status = EXIT_OK
+        self._meter = RateMeter()
+
+    def render(self) -> str:
+        st = self.tx.stats()
+        sent = int(st["data_bytes_sent"])
+        rate = self._meter.update(sent)
+        tail = f"NAKs {st['naks_received']}  repairs {st['repair_packets_sent']}"
+        if self.lingering:
+            left = max(0.0, self.linger - (_clock() - self.linger_from))
+            return f"sent {format_bytes(sent)}; lingering {left:.1f} s for repairs  {tail}"
+        total = self.total
+        done = f" / {format_bytes(total)} ({100 * sent / total:.0f}%)" if total else ""
+        return f"sent {format_bytes(sent)}{done}  {format_rate(rate * 8)}  {tail}"
+
+    def send_all(self, data: _Input, msg_size: int, linger: float | None) -> None:
+        """Send every message, end the session and linger (``linger`` None: the default)."""
+        tx = self.tx
+        while True:
+            chunk = data.read(msg_size)
+            if not chunk:
+                break
+            tx.send(chunk)
+            self.nbytes += len(chunk)
+            self.messages += 1
+        tx.flush()
+        self.duration = _clock() - self.start
+        self.lingering = True
+        self.linger_from = _clock()
+        tx.close(linger=linger)
+
+    def run(self, data: _Input, msg_size: int, linger: float | None) -> None:
+        """:meth:`send_all` under a progress line; interruptions and errors end it."""
+        progress = ProgressLine(self.render).start()
+        try:
+            self.send_all(data, msg_size, linger)
+        except KeyboardInterrupt:
+            if not self.lingering:
+                self.duration = _clock() - self.start
+                self.tx.abort()  # OPT_RST: receivers learn the data is incomplete
+                self.end = "interrupted"
+            else:
+                self.end = "interrupted-linger"  # FIN was sent; repairs are no longer served
+            self.status = EXIT_INTERRUPTED
+        except (OSError, RuntimeError) as exc:
+            self.duration = _clock() - self.start
+            self.tx.abort()
+            progress.stop()
+            err("send", f"{exc}")
+            self.end, self.status = "error", EXIT_ERROR
+        finally:
+            progress.stop()
+            data.close()
+
+
+def _open_sender(args: argparse.Namespace, plan: _Plan) -> PgmSender | int:
+    """The sender, or the exit status when its socket cannot be opened."""
+    from .. import io
+
+    try:
+        return io.PgmSender(
+            args.group,
+            args.port,
+            iface=plan.iface,
+            transport=args.transport,
+            config=plan.cfg,
+            ttl=args.ttl,
+        )
+    except PermissionError as exc:
+        plan.data.close()
+        err("send", exc.strerror or str(exc))
+        return EXIT_USAGE
+    except OSError as exc:
+        plan.data.close()
+        err("send", f"cannot open the {args.transport} socket on {plan.iface.name}: {exc}")
+        return EXIT_ERROR
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``pgm send``; the exit status."""
+    from .. import io
+
+    plan = setup("send", _plan, args)
+    if isinstance(plan, int):
+        return plan
+    tx = open_endpoint(
+        "send",
+        args.transport,
+        plan.iface.name,
+        lambda: io.PgmSender(
+            args.group,
+            args.port,
+            iface=plan.iface,
+            transport=args.transport,
+            config=plan.cfg,
+            ttl=args.ttl,
+        ),
+        plan.data.close,
+    )
+    if isinstance(tx, int):
+        return tx
+    linger = plan.cfg.effective_linger if args.linger is None else args.linger
+    t = _Transfer(tx, plan.data.total, linger)
+    t.run(plan.data, plan.msg_size, args.linger)
+    st = tx.stats()
+    summary = sender_summary(
+        # what went out as ODATA: all of it unless interrupted (the send buffer takes a lot)
+        nbytes=int(st["data_bytes_sent"]),
+        messages=t.messages,
+        duration=t.duration,
+        stats=st,
+        tsi=tx.tsi,
+        end=t.end,
+        exit_status=t.status,
+        group=str(args.group),
+        port=args.port,
+        transport=args.transport,
+        interface=plan.iface.name,
+        linger_s=linger,
+        bytes_read=t.nbytes,
+    )
+    if t.end == "interrupted":
+        err("send", "interrupted: session aborted (OPT_RST)")
+    elif t.end == "interrupted-linger":
+        err("send", "interrupted while lingering: the session had ended, repairs stopped")
+    print(format_sender_stats(summary), file=sys.stderr)
+    if args.json:
+        json_dump(summary)
+    return t.status
