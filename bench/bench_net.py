@@ -9,7 +9,8 @@ joined by a veth pair (tests/netbed.py), drops that share of packets at random i
 receiver's input hook (loss on the wire, invisible to the sender), and moves N messages of
 1400 bytes:
 
-  * pgm: bench/pgm_peer.py sender and receiver (pure Python, rate cap 1 Gbit/s)
+  * pgm: the project's one pgm peer, tests/helpers/pgm_peer.py, run as a script (sender and
+    receiver, pure Python, rate cap 1 Gbit/s)
   * OpenPGM: bench/zmq_peer.py PUB and SUB, ZeroMQ pgm:// at RATE 1 Gbit/s (epgm:// for udp)
 
 Goodput = payload bits delivered / (last message - first message at the receiver).  CPU =
@@ -35,6 +36,7 @@ sys.path.insert(0, ROOT)
 from tests.netbed import GROUP4, NetBed  # noqa: E402
 
 ZMQ_PYTHON = "/usr/bin/python3"
+PGM_PEER = os.path.join(ROOT, "tests", "helpers", "pgm_peer.py")
 
 
 def _last_json(text: str) -> dict[str, Any]:
@@ -44,19 +46,28 @@ def _last_json(text: str) -> dict[str, Any]:
     raise RuntimeError(f"no JSON result in: {text[-500:]}")
 
 
-def _run_pair(bed: NetBed, rx_argv: list[str], tx_argv: list[str], timeout: float) -> tuple[
-    dict[str, Any], dict[str, Any]
-]:
+def _run_pair(bed: NetBed, rx_argv: list[str], tx_argv: list[str], timeout: float, *,
+              tx_ready: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     rx = bed.b.popen(rx_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # wait until the receiver has joined
     assert rx.stdout is not None
     line = rx.stdout.readline()
-    if "ready" not in line:
+    if "ready" not in line.lower():
         rx.kill()
         err = rx.stderr.read() if rx.stderr else ""
         raise RuntimeError(f"receiver did not start: {line} {err}")
     time.sleep(0.3)
-    tx = bed.a.popen(tx_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tx = bed.a.popen(tx_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+    assert tx.stdin is not None and tx.stdout is not None
+    if tx_ready:  # the pgm peer: READY once connected; end of stdin means "go" (and "close")
+        line = tx.stdout.readline()
+        if not line.startswith("READY"):
+            tx.kill()
+            raise RuntimeError(f"sender did not start: {line}")
+        time.sleep(0.5)
+    tx.stdin.close()
+    tx.stdin = None  # closed: communicate() must not flush it
     try:
         rout, rerr = rx.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -69,17 +80,22 @@ def _run_pair(bed: NetBed, rx_argv: list[str], tx_argv: list[str], timeout: floa
 def measure(bed: NetBed, impl: str, n: int, size: int, transport: str) -> dict[str, Any]:
     port = 7500 + (int(time.monotonic() * 1000) % 400)
     if impl == "pgm":
-        rx_argv = [sys.executable, os.path.join(HERE, "pgm_peer.py"), "recv", GROUP4, str(port),
-                   bed.b.ifname, transport, str(n), "15"]
-        tx_argv = [sys.executable, os.path.join(HERE, "pgm_peer.py"), "send", GROUP4, str(port),
-                   bed.a.ifname, transport, str(n), str(size), str(1_000_000_000), "4"]
+        common = [GROUP4, str(port)]
+        rx_argv = [sys.executable, PGM_PEER, "recv", *common, bed.b.ifname, transport,
+                   "--count", str(n), "--max-pending-naks", str(1 << 17), "--timeout", "110"]
+        tx_argv = [sys.executable, PGM_PEER, "send", *common, bed.a.ifname, transport,
+                   "--count", str(n), "--size", str(size), "--rate", str(1_000_000_000),
+                   "--window", "10", "--send-buffer", str(4 << 20), "--linger", "4"]
+        r, t = _run_pair(bed, rx_argv, tx_argv, timeout=120, tx_ready=True)
+        r = {"received": r["messages"], "bytes": r["bytes"], "first": r["first_time"],
+             "last": r["last_time"], "cpu": r["cpu"]}
     else:
         scheme = "pgm" if transport == "raw" else "epgm"
         rx_argv = [ZMQ_PYTHON, os.path.join(HERE, "zmq_peer.py"), "sub",
                    f"{scheme}://{bed.b.ip4};{GROUP4}:{port}", str(n), str(size), "15"]
         tx_argv = [ZMQ_PYTHON, os.path.join(HERE, "zmq_peer.py"), "pub",
                    f"{scheme}://{bed.a.ip4};{GROUP4}:{port}", str(n), str(size), "1000000", "4"]
-    r, t = _run_pair(bed, rx_argv, tx_argv, timeout=120)
+        r, t = _run_pair(bed, rx_argv, tx_argv, timeout=120, tx_ready=False)
     span = max(r["last"] - r["first"], 1e-9)
     return {
         "impl": impl,

@@ -4,7 +4,8 @@ A 20 MB file goes from the source to three receivers over raw IP (protocol 113) 
 encapsulation, IPv4 and IPv6, at 0/1/5/10 % random loss on every receiver and with one receiver
 behind 20 % loss (nftables in each receiver's input hook: loss on the wire, invisible to the
 sender).  Every receiver's output must have the source's SHA-256 — through the command line
-(`pgm send` / `pgm recv` as subprocesses) and through the library API (tests/e2e_peer.py).
+(`pgm send` / `pgm recv` as subprocesses) and through the library API (the one pgm peer,
+tests/helpers/pgm_peer.py, with the file as 1400-byte messages).
 Then loss beyond recovery: exit status 3 and the lost range.
 
 These run as root on Linux (CI); elsewhere they skip, saying so.
@@ -22,11 +23,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.interop.peerio import read_messages, write_messages
 from tests.netbed import GROUP4, GROUP6, NetBed
 
 pytestmark = pytest.mark.netns
 
 ROOT = Path(__file__).resolve().parent.parent
+PEER = ROOT / "tests" / "helpers" / "pgm_peer.py"
+CHUNK = 1400  # bytes per message through the API
 SIZE = 20 * 1024 * 1024
 RATE_BPS = 120_000_000  # 4 Python processes share 2 cores: a rate they all keep up with
 LOSSES = [
@@ -50,6 +54,19 @@ def payload(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     data = os.urandom(SIZE)
     path.write_bytes(data)
     return path, hashlib.sha256(data).hexdigest()
+
+
+def _as_messages(src_file: Path, tmp: Path) -> Path:
+    """The file as a message file of CHUNK-byte messages (the peer's input format)."""
+    data = src_file.read_bytes()
+    path = tmp / "messages.bin"
+    write_messages(path, (data[i : i + CHUNK] for i in range(0, len(data), CHUNK)))
+    return path
+
+
+def _output_bytes(out: Path, via: str) -> bytes:
+    """What a receiver wrote: the file itself (CLI) or its messages joined (API)."""
+    return out.read_bytes() if via == "cli" else b"".join(read_messages(out))
 
 
 def _cli(*args: str) -> list[str]:
@@ -95,10 +112,10 @@ def _transfer(
                 "--transport", transport, "--out", str(out), "--timeout", "30", "--json",
             )
         else:
-            args = [str(ROOT / "tests" / "e2e_peer.py"), "recv", group, str(port), host.ifname,
-                    transport, str(out), "30"]
-        rx_procs.append(host.python_popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True))
+            args = [str(PEER), "recv", group, str(port), host.ifname, transport,
+                    "--out", str(out), "--timeout", str(timeout - 10)]
+        rx_procs.append(host.python_popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True))
     time.sleep(1.0)  # receivers join before the source starts
     src = bed.source
     if via == "cli":
@@ -108,9 +125,12 @@ def _transfer(
             "--json",
         )
     else:
-        sargs = [str(ROOT / "tests" / "e2e_peer.py"), "send", group, str(port), src.ifname,
-                 transport, str(src_file), str(RATE_BPS), "20"]
-    sender = src.python_popen(sargs, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # stdin at /dev/null: "go" at once, then "close" as soon as everything is sent
+        sargs = [str(PEER), "send", group, str(port), src.ifname, transport,
+                 "--in", str(_as_messages(src_file, tmp)), "--rate", str(RATE_BPS),
+                 "--linger", "20"]
+    sender = src.python_popen(sargs, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
     results = _wait_all(rx_procs, timeout)
     sender.terminate()  # everyone has what they need; skip the rest of the linger
     _wait_all([sender], 10)
@@ -120,10 +140,10 @@ def _transfer(
 
 
 def _check(results: list[tuple[int, str, str, Path]], digest: str, bed: NetBed,
-           losses: tuple[int, ...]) -> None:
+           losses: tuple[int, ...], via: str) -> None:
     for i, (rc, so, se, out) in enumerate(results):
         assert rc == 0, f"receiver {i} exited {rc}: {se[-2000:]} {so[-500:]}"
-        got = hashlib.sha256(out.read_bytes()).hexdigest()
+        got = hashlib.sha256(_output_bytes(out, via)).hexdigest()
         assert got == digest, f"receiver {i}: output differs ({out.stat().st_size} bytes)"
     for host, pct in zip(bed.receivers, losses, strict=True):
         dropped = host.nft_counters()["total"]
@@ -149,11 +169,14 @@ def test_file_reaches_every_receiver_intact(
     src_file, digest = payload
     results = _transfer(bed, tmp_path, src_file, via=via, transport=transport, v6=v6,
                         losses=losses)
-    _check(results, digest, bed, losses)
+    _check(results, digest, bed, losses, via)
     if via == "api" and any(losses):
         stats = [json.loads(so.strip().splitlines()[-1]) for _, so, _, _ in results]
         lossy = [s for s, pct in zip(stats, losses, strict=True) if pct]
-        assert all(s["naks_sent"] > 0 and s["rdata"] > 0 for s in lossy), stats
+        sessions = [s["session"] for s in lossy]
+        assert all(
+            s["selective_naks_sent"] > 0 and s["rdata_packets_received"] > 0 for s in sessions
+        ), stats
 
 
 def test_loss_beyond_recovery_exits_3_naming_the_range(

@@ -7,7 +7,8 @@ receivers on a :class:`~tests.netbed.NetBed`, each end being a separate process 
 namespace:
 
 * ``openpgm`` — ``openpgm_peer.c`` compiled against libpgm (:func:`build_openpgm_peer`),
-* ``pgm`` — ``pgm_peer.py`` on this project's ``pgm.io`` (the interpreter running the tests),
+* ``pgm`` — ``tests/helpers/pgm_peer.py`` on this project's ``pgm.io`` (the interpreter running
+  the tests),
 * ``zmq`` — ``zmq_peer.py`` on Debian's python3-zmq (``/usr/bin/python3``), ``pgm://`` over raw
   IP and ``epgm://`` over UDP.
 
@@ -48,7 +49,7 @@ from tests.netbed import GROUP4, GROUP6, NetBed, NetHost
 
 HERE = Path(__file__).resolve().parent
 PEER_SRC = HERE / "openpgm_peer.c"
-PGM_PEER = HERE / "pgm_peer.py"
+PGM_PEER = HERE.parent / "helpers" / "pgm_peer.py"  # the one pgm peer (e2e, interop, bench)
 ZMQ_PEER = HERE / "zmq_peer.py"
 ZMQ_PYTHON = "/usr/bin/python3"
 

@@ -1,0 +1,271 @@
+"""The pgm subprocess peer: a sender or receiver on the library API (:mod:`pgm.io`), one process.
+
+Theory of operation
+-------------------
+The end-to-end tests (tests/test_e2e.py), the interop tests (tests/interop/harness.py) and the
+network benchmark (bench/bench_net.py) all run this one script by path, inside a test
+namespace, and talk to it over stdin/stdout with the line protocol that ``openpgm_peer.c`` and
+``zmq_peer.py`` speak too::
+
+    pgm_peer.py send GROUP PORT IFACE TRANSPORT (--in FILE | --count N [--size B]) [options]
+    pgm_peer.py recv GROUP PORT IFACE TRANSPORT [--out FILE] [--expect FILE] [options]
+
+sender:   READY <gsi hex> <source port> -- waits for "go" -- [with --late: HALF -- "more" --]
+          SENT <messages> <bytes> -- waits for "close" (or ``--linger-max`` s) -- close():
+          OPT_FIN, linger ``--linger`` s answering NAKs -- one JSON line: ``stats``, ``apdus``,
+          ``messages``, ``bytes``, ``send_seconds``, ``close_time``, ``cpu``.
+receiver: READY -- LAST once the last message of ``--expect`` arrived -- follows the first
+          session until it ends (FIN, RST, expiry), ``--count`` messages arrived, or
+          ``--timeout`` s passed -- one JSON line: ``messages``, ``bytes``, ``ended``, ``lost``,
+          ``last``, ``first_time``/``last_time`` (monotonic, of the first and last message),
+          ``end_time``, ``cpu``, ``session`` (its statistics).  Exit 0 when the session ended
+          with FIN (or ``--count`` was reached) and nothing was lost, 3 otherwise, 4 when no
+          session was heard at all.
+
+End of file on stdin counts as every command, so a caller that needs no choreography (the
+benchmark, the e2e tests) starts the peer with stdin at /dev/null.  Message files hold
+``[4-byte big-endian length][bytes]`` records (tests/interop/peerio.py); ``--count N --size B``
+sends N generated messages of B bytes instead, and a receiver without ``--out`` only counts.
+
+``--zmq`` frames the messages the ZeroMQ way (2-byte offset + ZMTP/1.0 frames, never more than
+one TPDU per APDU; tests/interop/zmtp.py) when sending, and decodes that framing when receiving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import struct
+import sys
+import time
+from typing import Any, BinaryIO
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+from pgm.engine import (
+    DataReceived,
+    ReceiverConfig,
+    SessionEnded,
+    SessionStarted,
+    SourceConfig,
+    UnrecoverableLoss,
+)
+from pgm.io import PgmReceiver, PgmSender
+from tests.interop.peerio import read_messages, say, wait_command
+
+BATCH = 64  # messages per send_many() call
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _messages(args: argparse.Namespace) -> list[bytes]:
+    if args.input:
+        return read_messages(args.input)
+    return [b"x" * args.size] * args.count
+
+
+def send(args: argparse.Namespace) -> int:
+    msgs = _messages(args)
+    cfg = SourceConfig(
+        rate_bps=args.rate,
+        mtu=args.mtu,
+        window_secs=args.window,
+        send_buffer_bytes=args.send_buffer,
+        spm_ambient_ivl=args.ambient,
+        options_on_all_data=args.options_on_all_data,
+    )
+    with PgmSender(
+        args.group, args.port, iface=args.iface, transport=args.transport, config=cfg, loop=False
+    ) as tx:
+        apdus = msgs
+        if args.zmq:
+            from tests.interop.zmtp import encode
+
+            apdus = encode([[m] for m in msgs], args.zmq_apdu or tx.engine.max_tsdu)
+        say(f"READY {tx.tsi.gsi.hex()} {tx.tsi.source_port}")
+        if not wait_command("go", args.timeout):
+            return 3
+        t0 = time.monotonic()
+        rest = apdus
+        if args.late:  # a running session: some data first, then a pause for a late joiner
+            _send_all(tx, apdus[: len(apdus) // 2])
+            say("HALF")
+            if not wait_command("more", args.timeout):
+                return 3
+            rest = apdus[len(apdus) // 2 :]
+        _send_all(tx, rest)
+        send_seconds = time.monotonic() - t0
+        say(f"SENT {len(msgs)} {sum(map(len, msgs))}")
+        wait_command("close", args.linger_max)
+        stats = tx.stats()
+        t_close = time.time()
+        tx.close(linger=args.linger)
+    result = {
+        "stats": stats,
+        "apdus": len(apdus),
+        "messages": len(msgs),
+        "bytes": sum(map(len, msgs)),
+        "send_seconds": send_seconds,
+        "close_time": t_close,
+        "cpu": cpu_seconds(),
+    }
+    say(json.dumps(result))
+    return 0
+
+
+def _send_all(tx: PgmSender, apdus: list[bytes]) -> None:
+    for i in range(0, len(apdus), BATCH):
+        tx.send_many(apdus[i : i + BATCH])
+    tx.flush()
+
+
+class _Sink:
+    """Where the followed session's messages go: the output file, the counters, LAST."""
+
+    def __init__(self, out: BinaryIO | None, last: bytes | None, zmq: bool) -> None:
+        self.out = out
+        self.last = last
+        self.zmq = zmq
+        self.decoder = self._decoder()
+        self.messages = self.bytes = 0
+        self.got_last = False
+        self.first_time = self.last_time = 0.0
+
+    def _decoder(self) -> Any:
+        if not self.zmq:
+            return None
+        from tests.interop.zmtp import ZmtpDecoder
+
+        return ZmtpDecoder()
+
+    def data(self, apdu: bytes) -> None:
+        self.last_time = time.monotonic()
+        if self.messages == 0:
+            self.first_time = self.last_time
+        batch = [apdu]
+        if self.decoder is not None:
+            batch = [b"".join(frames) for frames in self.decoder.feed(apdu)]
+        for m in batch:
+            if self.out is not None:
+                self.out.write(struct.pack(">I", len(m)) + m)
+            self.messages += 1
+            self.bytes += len(m)
+            if not self.got_last and m == self.last:
+                self.got_last = True
+                if self.out is not None:
+                    self.out.flush()
+                say("LAST")
+
+    def loss(self) -> None:
+        self.decoder = self._decoder()  # resynchronise at the next message start
+
+
+def recv(args: argparse.Namespace) -> int:
+    expect = read_messages(args.expect) if args.expect else []
+    cfg = ReceiverConfig(max_buffer_bytes=256 << 20, max_pending_naks=args.max_pending_naks)
+    out = open(args.output, "wb") if args.output else None  # noqa: SIM115 - closed below
+    sink = _Sink(out, expect[-1] if expect else None, args.zmq)
+    lost: list[tuple[int, int, str]] = []
+    ended = tsi = None
+    with PgmReceiver(
+        args.group, args.port, ifaces=args.iface, transport=args.transport, config=cfg
+    ) as rx:
+        say("READY")
+        end = time.monotonic() + args.timeout
+        done = False
+        while not done and time.monotonic() < end:
+            for e in rx.next_events(min(0.5, max(0.0, end - time.monotonic()))):
+                if tsi is None and isinstance(e, SessionStarted):
+                    tsi = e.tsi  # follow the first session heard, ignore the others
+                if tsi is None or getattr(e, "tsi", None) != tsi:
+                    continue
+                if type(e) is DataReceived:
+                    sink.data(e.data)
+                    done = args.count is not None and sink.messages >= args.count
+                elif type(e) is UnrecoverableLoss:
+                    lost.append((e.first, e.last, e.reason))
+                    sink.loss()
+                elif type(e) is SessionEnded:
+                    ended, done = e.reason, True
+                if done:
+                    break
+        stats = rx.stats()
+    if out is not None:
+        out.close()
+    result = {
+        "messages": sink.messages,
+        "bytes": sink.bytes,
+        "ended": ended,
+        "lost": lost,
+        "last": sink.got_last,
+        "first_time": sink.first_time,
+        "last_time": sink.last_time,
+        "end_time": time.time(),
+        "cpu": cpu_seconds(),
+        "session": stats["sessions"].get(str(tsi), {}),
+    }
+    say(json.dumps(result))
+    if tsi is None:
+        return 4
+    complete = ended == "fin" or (args.count is not None and sink.messages >= args.count)
+    return 0 if complete and not lost else 3
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("mode", choices=["send", "recv"])
+    ap.add_argument("group")
+    ap.add_argument("port", type=int)
+    ap.add_argument("iface")
+    ap.add_argument("transport", choices=["raw", "udp"])
+    ap.add_argument("--in", dest="input", help="sender: the message file to send")
+    ap.add_argument("--count", type=int, help="sender: messages to generate; receiver: stop after")
+    ap.add_argument("--size", type=int, default=1400, help="sender: bytes per generated message")
+    ap.add_argument("--out", dest="output", help="receiver: write the messages here")
+    ap.add_argument("--expect", help="receiver: print LAST when this file's last message arrives")
+    ap.add_argument("--rate", type=int, default=200_000_000, help="bits/s")
+    ap.add_argument("--mtu", type=int, default=1500)
+    ap.add_argument("--window", type=float, default=30.0, help="transmit window, s")
+    ap.add_argument("--send-buffer", type=int, default=32 << 20, help="bytes")
+    ap.add_argument("--ambient", type=float, default=30.0, help="ambient SPM interval, s")
+    ap.add_argument("--linger", type=float, default=0.5)
+    ap.add_argument("--linger-max", type=float, default=30.0)
+    ap.add_argument("--late", action="store_true", help="send half, wait for 'more', send rest")
+    ap.add_argument(
+        "--options-on-all-data",
+        action="store_true",
+        help="SourceConfig.options_on_all_data (an OpenPGM accommodation)",
+    )
+    ap.add_argument(
+        "--max-pending-naks",
+        type=int,
+        default=ReceiverConfig.max_pending_naks,
+        help="receiver: ReceiverConfig.max_pending_naks",
+    )
+    ap.add_argument("--zmq", action="store_true")
+    ap.add_argument(
+        "--zmq-apdu",
+        type=int,
+        default=0,
+        help="APDU size for --zmq framing (default: one TSDU; larger ones fragment)",
+    )
+    ap.add_argument("--timeout", type=float, default=60.0)
+    args = ap.parse_args(argv)
+    if args.mode == "send" and not args.input and args.count is None:
+        ap.error("send needs --in FILE or --count N")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    return send(args) if args.mode == "send" else recv(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
