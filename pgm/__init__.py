@@ -5,7 +5,7 @@ transports (raw IP protocol 113, UDP encapsulation) and a Windows-style socket f
 layers that do not touch sockets are imported here, so ``import pgm`` works on every OS.
 
 The Windows Reliable Multicast names are available here, loaded on first use:
-``pgm.socket(pgm.AF_INET, pgm.SOCK_RDM, pgm.IPPROTO_RM)`` (:mod:`pgm.rmsocket`) and every
+``pgm.socket(pgm.AF_INET, pgm.SOCK_RDM, pgm.IPPROTO_RM)`` (:mod:`pgm.rm.sock`) and every
 constant, structure and error of :mod:`pgm.rm` (``pgm.RM_RATE_WINDOW_SIZE``,
 ``pgm.RM_SEND_WINDOW``, ``pgm.RMError``, ...).  See docs/windows-porting.md.
 """
@@ -17,8 +17,8 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers
     from .rm import *  # noqa: F403
-    from .rmsocket import RMSocket as RMSocket
-    from .rmsocket import socket as socket
+    from .rm.sock import RMSocket as RMSocket
+    from .rm.sock import socket as socket
 
 __all__ = ["__version__"]
 
@@ -29,7 +29,7 @@ def __getattr__(name: str) -> Any:
     """Load the Windows-style facade lazily: :mod:`pgm.rm` needs only ctypes; ``socket`` and
     ``RMSocket`` import the socket layer, so a bare ``import pgm`` never does."""
     if name in _SOCKET_NAMES:
-        return getattr(import_module("pgm.rmsocket"), name)
+        return getattr(import_module("pgm.rm.sock"), name)
     if not name.startswith("_") and name not in ("rm", "rmsocket"):
         rm = import_module("pgm.rm")
         if name in rm.__all__:

@@ -22,7 +22,6 @@ import threading
 from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -39,6 +38,8 @@ from pgm.engine import (
     SourceConfig,
     UnrecoverableLoss,
 )
+from pgm.rm.hub import Hub
+from pgm.rm.listener import ListenerRole
 from pgm.wire import TSI
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -700,8 +701,10 @@ class FakeRx:
         self.lock = threading.RLock()
         self.pending: list[Event] = []
         self.error: BaseException | None = None
-        self.engine = SimpleNamespace(sessions={}, ended_sessions={})
         self.closed = False
+
+    def session_info(self, tsi: TSI) -> None:
+        return None  # the engine knows no session
 
     def next_events(self, timeout: float | None = None) -> list[Event]:
         out, self.pending = self.pending, []
@@ -716,9 +719,11 @@ class Fed:
 
     def __init__(self, type: int = pgm.SOCK_RDM, limit: int = 1 << 20) -> None:
         self.sock = receiver(type)
-        self.hub = rmsocket._Hub(limit)
+        self.hub = Hub(limit)
         self.hub.listener = self.sock
-        self.sock._hub = self.hub
+        role = ListenerRole()
+        role.hub = self.hub
+        self.sock._role = role
         self.sock._state = "listening"
         self.rx = FakeRx()
         self.hub.attach(self.rx)  # type: ignore[arg-type]
@@ -856,7 +861,7 @@ def test_sessions_that_end_without_data_are_never_offered() -> None:
     f.feed(started(), SessionEnded(TSI1, "fin"), data(b"", TSI1))
     with wsa("WSAEWOULDBLOCK"):
         f.sock.accept()
-    assert TSI1 not in f.hub.sessions
+    assert TSI1 not in f.hub.demux.sessions
 
 
 def test_empty_messages_are_skipped() -> None:
@@ -889,11 +894,11 @@ def test_receiver_released_when_listener_and_sessions_are_closed() -> None:
     conn, _ = f.sock.accept()  # TSI1; TSI2 stays pending
     f.sock.close()  # closes the listener: the pending session is dropped ...
     assert not f.rx.closed  # ... but the accepted one keeps the receiver
-    assert TSI2 not in f.hub.sessions
+    assert TSI2 not in f.hub.demux.sessions
     f.feed(data(b"c", TSI1, 1))
     assert conn.recv(10) == b"a" and conn.recv(10) == b"c"
     conn.close()
-    assert f.rx.closed and f.hub.buffered == 0
+    assert f.rx.closed and f.hub.demux.buffered == 0
     with wsa("WSAENOTSOCK"):
         conn.recv(1)
 
@@ -904,7 +909,7 @@ def test_closed_session_socket_drops_later_events() -> None:
     conn, _ = f.sock.accept()
     conn.close()
     f.feed(data(b"y" * 100, sqn=1))
-    assert f.hub.buffered == 0 and TSI1 not in f.hub.sessions
+    assert f.hub.demux.buffered == 0 and TSI1 not in f.hub.demux.sessions
 
 
 def test_back_pressure_holds_events_in_the_receiver_until_read() -> None:
