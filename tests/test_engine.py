@@ -29,6 +29,7 @@ from pgm.engine import (
     UnrecoverableLoss,
     WouldBlock,
 )
+from pgm.engine.receiver import NakAction, NakInput, NakTimer
 from pgm.sim import Link, drop_sqns
 from tests.helpers.world import GROUP4, GROUP6, make_world, messages
 
@@ -418,14 +419,19 @@ def test_config_validation() -> None:
 
 
 def test_nak_state_table_covers_every_state_and_input() -> None:
-    states = (NakState.BACK_OFF, NakState.WAIT_NCF, NakState.WAIT_DATA)
-    for st_ in states:
-        for inp in ("timer", "ncf", "nak"):
-            nxt, action = NAK_TRANSITIONS[(st_, inp)]
-            assert nxt in states
-            assert action in ("send_nak", "retry_ncf", "retry_data", "restart")
-    assert NAK_TRANSITIONS[(NakState.BACK_OFF, "timer")] == (NakState.WAIT_NCF, "send_nak")
-    assert NAK_TRANSITIONS[(NakState.BACK_OFF, "ncf")][0] == NakState.WAIT_DATA
+    # Every (state, input) pair has a row; the walk of RFC 3208 §6.3 is in it.
+    for st_ in NakState:
+        for inp in NakInput:
+            action, nxt, timer = NAK_TRANSITIONS[(st_, inp)]
+            assert isinstance(action, NakAction) and isinstance(nxt, NakState)
+            assert isinstance(timer, NakTimer)
+    assert NAK_TRANSITIONS[(NakState.BACK_OFF, NakInput.TIMER)] == (
+        NakAction.SEND_NAK,
+        NakState.WAIT_NCF,
+        NakTimer.NCF,
+    )
+    assert NAK_TRANSITIONS[(NakState.BACK_OFF, NakInput.NCF)].next == NakState.WAIT_DATA
+    assert NAK_TRANSITIONS[(NakState.WAIT_NCF, NakInput.RETRIES_EXHAUSTED)].next == NakState.LOST
 
 
 def test_source_window_advances_with_time_and_late_naks_are_counted() -> None:

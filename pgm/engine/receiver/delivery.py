@@ -1,0 +1,194 @@
+"""In-order delivery, fragment reassembly and loss reporting for one session (RFC 3208 §6).
+
+Theory of operation
+-------------------
+A session holds the data packets it cannot deliver yet in ``buf`` (unbounded sequence number
+-> :class:`Held`).  :func:`deliver` walks forward from ``next``, the first sequence number not
+yet delivered or reported:
+
+* a held, unfragmented packet is delivered as one :class:`~pgm.engine.DataReceived`;
+* a held fragment starting a message (OPT_FRAGMENT offset 0, RFC 3208 §9.3) begins reassembly:
+  the message is delivered once all its fragments are there, consistent (same first sequence
+  number and length, offsets adding up); reassembly resumes where it stopped when more arrives;
+* a missing number that is LOST (its NAK record gave up), or below ``lost_below`` (the
+  trailing edge, a capacity cut or the session's end passed it), is reported together with the
+  lost numbers that follow it as one :class:`~pgm.engine.UnrecoverableLoss`, at the point of
+  the stream where it falls; delivery then continues after the gap;
+* a message missing any fragment is dropped, and its fragments held are reported lost with it;
+  fragments whose message began before what we have are reported the same way;
+* otherwise delivery waits.
+
+Delivery retires the NAK records of the numbers it passes.  Loss is never silent.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from ...wire.sqn import SQN_MASK
+from ..events import DataReceived, Event, LossReason, UnrecoverableLoss
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["Held", "deliver"]
+
+
+class Held:
+    """A held data packet: payload and fragment info (unbounded first sequence number)."""
+
+    __slots__ = ("data", "first", "offset", "total")
+
+    def __init__(self, data: bytes, first: int, offset: int, total: int) -> None:
+        self.data = data
+        self.first = first  # -1: not a fragment
+        self.offset = offset
+        self.total = total
+
+
+def deliver(s: Session, events: deque[Event], max_apdu: int) -> bool:
+    """Deliver what is contiguous from ``next``; report lost stretches where they fall.
+    True once everything up to the session's FIN sequence number is done."""
+    buf = s.buf
+    lost = s.lost
+    st = s.stats
+    while True:
+        sqn = s.next
+        rx = buf.get(sqn)
+        if rx is None:
+            if sqn in lost or (sqn < s.lost_below and sqn <= s.lead):
+                _report_lost_run(s, sqn, events)
+                continue
+            break
+        if rx.first < 0:
+            del buf[sqn]
+            s.buf_bytes -= len(rx.data)
+            s.next = sqn + 1
+            st.data_bytes_received += len(rx.data)
+            st.apdus_delivered += 1
+            events.append(DataReceived(s.tsi, rx.data, sqn & SQN_MASK))
+            continue
+        if rx.first != sqn or rx.offset != 0:
+            # A fragment whose message began before what we have: its start is gone.
+            _drop_orphans(s, events)
+            continue
+        if not _assemble(s, events, max_apdu):
+            break
+    return s.fin is not None and s.next > s.fin
+
+
+def _assemble(s: Session, events: deque[Event], max_apdu: int) -> bool:
+    """Advance reassembly of the message starting at ``next``; True if it moved on."""
+    buf = s.buf
+    first = s.next
+    total = buf[first].total
+    if total > max_apdu:
+        _drop_apdu(s, first, events)
+        return True
+    q = s.frag_pos or first
+    acc = s.frag_acc
+    while acc < total:
+        rx = buf.get(q)
+        if rx is None:
+            if q in s.lost or q < s.lost_below:
+                _drop_apdu(s, q, events)  # a fragment is lost: so is the message
+                return True
+            s.frag_pos, s.frag_acc = q, acc  # resume here when more arrives
+            return False
+        if rx.first != first:
+            _drop_apdu(s, q - 1, events)  # the next message started early: ours is short
+            return True
+        if rx.offset != acc or rx.total != total or acc + len(rx.data) > total:
+            _drop_apdu(s, q, events)  # inconsistent OPT_FRAGMENT
+            return True
+        acc += len(rx.data)
+        q += 1
+    data = b"".join([buf.pop(i).data for i in range(first, q)])
+    s.buf_bytes -= total
+    s.next = q
+    s.frag_pos = s.frag_acc = 0
+    s.stats.data_bytes_received += total
+    s.stats.apdus_delivered += 1
+    events.append(DataReceived(s.tsi, data, first & SQN_MASK))
+    return True
+
+
+def _fragments_of(s: Session, first: int, start: int) -> int:
+    """Last held sequence number after ``start`` that continues message ``first``."""
+    end = start
+    while True:
+        rx = s.buf.get(end + 1)
+        if rx is None or rx.first != first:
+            return end
+        end += 1
+
+
+def _drop_apdu(s: Session, upto: int, events: deque[Event]) -> None:
+    """The message at ``next`` cannot complete: drop it through ``upto`` and the fragments of
+    it held beyond; report them lost together."""
+    first = s.next
+    end = _fragments_of(s, first, upto)
+    for q in range(first, end + 1):
+        rx = s.buf.pop(q, None)
+        if rx is not None:
+            s.buf_bytes -= len(rx.data)
+        s.naks.pop(q, None)
+        s.lost.pop(q, None)
+    s.frag_pos = s.frag_acc = 0
+    s.next = end + 1
+    if end > s.lead:
+        s.lead = end
+    _emit_loss(s, first, end, LossReason.FRAGMENT, events)
+
+
+def _drop_orphans(s: Session, events: deque[Event]) -> None:
+    """Fragments at ``next`` whose message started earlier (its start was lost)."""
+    first = s.next
+    end = _fragments_of(s, s.buf[first].first, first)
+    for q in range(first, end + 1):
+        rx = s.buf.pop(q)
+        s.buf_bytes -= len(rx.data)
+    s.next = end + 1
+    _emit_loss(s, first, end, LossReason.FRAGMENT, events)
+
+
+def _report_lost_run(s: Session, sqn: int, events: deque[Event]) -> None:
+    """``sqn`` (at ``next``) is lost: skip the whole lost stretch and report it once."""
+    lost = s.lost
+    buf = s.buf
+    if sqn < s.lost_below:
+        reason = s.below_reason
+        lost.pop(sqn, None)
+        # Up to the first packet we hold, or the cut, whichever comes first (never walking
+        # the stretch one number at a time: it may be long).
+        end = min(s.lost_below, s.lead + 1) - 1
+        held = [q for q in buf if q > sqn]
+        if held:
+            end = min(end, min(held) - 1)
+        if len(s.naks) < end - sqn:
+            for q in [k for k in s.naks if sqn <= k <= end]:
+                del s.naks[q]
+        else:
+            for q in range(sqn, end + 1):
+                s.naks.pop(q, None)
+        if lost:
+            for q in [k for k in lost if sqn <= k <= end]:
+                del lost[q]
+    else:
+        reason = lost.pop(sqn)
+        end = sqn
+    # Extend through individually given-up numbers that follow.
+    while end + 1 in lost and end + 1 not in buf:
+        end += 1
+        lost.pop(end)
+        s.naks.pop(end, None)
+    s.next = end + 1
+    _emit_loss(s, sqn, end, reason, events)
+
+
+def _emit_loss(s: Session, first: int, last: int, reason: LossReason, events: deque[Event]) -> None:
+    st = s.stats
+    st.lost_sqns += last - first + 1
+    st.loss_events += 1
+    events.append(UnrecoverableLoss(s.tsi, first & SQN_MASK, last & SQN_MASK, reason))

@@ -1,0 +1,627 @@
+"""The PGM receiver as a sans-I/O state machine (RFC 3208 §6): demultiplexing, caps, timers.
+
+Theory of operation
+-------------------
+A :class:`Receiver` is bound to one group and data-destination port and tracks every source
+session (TSI) it hears there, up to ``max_sessions``; the state of one is a
+:class:`~.session.Session`.  Per session:
+
+* **Window start** (RFC 3208 §6.1, OpenPGM rxw): the first packet defines it — an SPM starts
+  delivery at its leading edge + 1 (earlier data is not asked for: a late joiner), a data packet
+  at its own sequence number.  Sequence numbers are unwrapped into unbounded integers against
+  the leading edge (:func:`pgm.wire.sqn.sqn_unwrap`), so everything after that is plain
+  comparisons.
+* **The one receive path** (:meth:`Receiver._data`): every ODATA/RDATA goes through it.  It
+  reads the header flags — a PARITY packet (FEC, RFC 3208 §9) is counted and dropped, never
+  delivered, until FEC exists — and takes the next in-order whole message of a known session
+  straight to a :class:`~pgm.engine.DataReceived`; anything else goes to the general case.
+* **Loss detection** (§6.3): a data packet beyond the leading edge, an SPM advertising a later
+  leading edge, or an NCF for something not yet seen opens a NAK record for each missing
+  sequence number.
+* **NAK state machine** (§6.3): the table ``NAK_TRANSITIONS`` in :mod:`.nak` drives every
+  record — back-off, NAK, NCF, repair, retries, suppression by NCFs and other receivers'
+  multicast NAKs, the trailing edge passing, capacity cuts, the session's end.  No NAK is sent
+  before an SPM told us where NAKs go; data from a source without an SPM triggers an SPMR
+  (Appendix C) after a random ``spmr_bo_ivl`` wait, suppressed by another receiver's SPMR.
+* **Delivery** (:mod:`.delivery`): contiguous data in order, whole messages (OPT_FRAGMENT
+  reassembly); lost sequence numbers are reported as :class:`~pgm.engine.UnrecoverableLoss`
+  where they fall in the stream.  Loss is never silent.
+* **End**: OPT_FIN (on data or SPM) ends the session once everything up to its last sequence
+  number is delivered or reported lost; OPT_RST ends it at once; silence for ``peer_expiry``
+  expires it.  Each ends with a :class:`~pgm.engine.SessionEnded` (an
+  :class:`~pgm.engine.EndReason`); the receiver remembers ``ended_memory`` ended sessions, their
+  counters and edges only (:meth:`Receiver.session_info`).
+* **Timers**: each session's earliest deadline (its NAK queues, its SPMR) sits once in one heap,
+  expiry deadlines in another; stale entries are dropped when met.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import random
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import count
+
+from ... import wire
+from ...wire import NLA, TSI, as_nla
+from ...wire.sqn import SQN_MASK, sqn_unwrap
+from ..api import Outgoing
+from ..config import ReceiverConfig
+from ..errors import ConfigError
+from ..events import (
+    EndReason,
+    Event,
+    LossReason,
+    NakSent,
+    NcfReceived,
+    SessionEnded,
+    SessionStarted,
+    data_received,
+)
+from .delivery import Held, deliver
+from .nak import NakInput, NakMachine, NakRecord, NakState, NakTimer
+from .session import Session, SessionInfo
+
+__all__ = ["Receiver", "ReceiverStats"]
+
+_ODATA = wire.TYPE_ODATA
+_RDATA = wire.TYPE_RDATA
+_PARITY = wire.FLAG_PARITY
+
+
+@dataclass(slots=True)
+class ReceiverStats:
+    """Counters of the receiver as a whole (packets that belong to no session)."""
+
+    malformed_packets: int = 0
+    """Packets that failed to parse (checksum, lengths, options, ...)."""
+    wrong_port: int = 0
+    """Downstream packets for another data-destination port."""
+    wrong_group: int = 0
+    """Packets addressed to another group."""
+    unknown_session: int = 0
+    """NCFs and upstream packets for sessions we do not have."""
+    sessions_rejected: int = 0
+    """Packets of new sessions refused because ``max_sessions`` was reached."""
+    ended_session_packets: int = 0
+    """Packets of sessions that already ended."""
+    sessions_started: int = 0
+    """Sessions created."""
+    sessions_ended: int = 0
+    """Sessions ended (FIN, RST or expiry)."""
+    parity_packets_ignored: int = 0
+    """ODATA/RDATA with the PARITY flag (FEC repair packets), dropped: FEC is not implemented,
+    and a parity packet is never data (every session's, also those not yet heard)."""
+
+
+class Receiver:
+    """All sessions on one group and data-destination port (see the module docstring).
+
+    ``group`` and ``dport`` select the traffic; ``rng`` is the only source of randomness (NAK
+    and SPMR back-off); ``now`` the start time.
+    """
+
+    def __init__(
+        self,
+        config: ReceiverConfig | None = None,
+        *,
+        group: NLA | str,
+        dport: int = 7500,
+        rng: random.Random | None = None,
+        now: float = 0.0,
+    ) -> None:
+        self.config = config or ReceiverConfig()
+        self.group: NLA = as_nla(group)
+        if not self.group.is_multicast:
+            raise ConfigError(f"{self.group} is not a multicast group")
+        if not 0 < dport < 65536:
+            raise ConfigError(f"bad destination port {dport}")
+        self.dport = dport
+        self.rng = rng if rng is not None else random.Random(os.urandom(16))
+        self.stats = ReceiverStats()
+        self.sessions: dict[TSI, Session] = {}
+        self._ended: OrderedDict[TSI, float] = OrderedDict()
+        #: Sessions that ended, newest last (up to ``ended_memory``), for their final figures.
+        self.ended_sessions: OrderedDict[TSI, Session] = OrderedDict()
+        self._events: deque[Event] = deque()
+        self._out: list[Outgoing] = []
+        self._timers: list[tuple[float, int, Session]] = []  # heap of per-session deadlines
+        self._seq = count()
+        self._expiry: list[tuple[float, int, Session]] = []  # heap: (last_heard + expiry)
+        self._now = now
+        self._naks = NakMachine(self.config, self.rng)
+        self._max_window = self.config.max_window_sqns
+        self._verify = self.config.verify_checksum
+        self._dst_ok: object = self.group
+        self._dport_b = dport.to_bytes(2, "big")
+        self._rate_tick = now + 1.0  # next time to sample the sessions' receive rates
+
+    # -- sans-I/O interface -------------------------------------------------------------------
+
+    def session_info(self, tsi: TSI, now: float | None = None) -> SessionInfo | None:
+        """A read-only snapshot of session ``tsi`` (live, or ended and still remembered, up to
+        ``ended_memory``), or None.  ``now`` (default: the time of the latest call into the
+        receiver) dates the rates of a live session."""
+        s = self.sessions.get(tsi) or self.ended_sessions.get(tsi)
+        if s is None:
+            return None
+        return s.info(self._now if now is None else now)
+
+    def next_event(self) -> Event | None:
+        """The next event for the application, or None."""
+        return self._events.popleft() if self._events else None
+
+    def take_events(self) -> deque[Event]:
+        """All pending events at once, oldest first (for drivers that hand over batches)."""
+        evs = self._events
+        self._events = deque()
+        return evs
+
+    def datagrams_to_send(self, now: float) -> list[Outgoing]:
+        """NAKs and SPMRs to transmit now."""
+        out = self._out
+        self._out = []
+        return out
+
+    def next_timer(self) -> float | None:
+        """Absolute time of the next NAK/SPMR/expiry deadline, or None."""
+        t: float | None = None
+        h = self._timers
+        while h:
+            d, _, s = h[0]
+            if s.ended:
+                heapq.heappop(h)
+                continue
+            if s.next_deadline() != d:
+                heapq.heappop(h)  # stale: the session's deadline moved
+                if s.sched == d:
+                    s.sched = None
+                self._settle(s)
+                continue
+            t = d
+            break
+        e = self._expiry
+        while e:
+            d, _, s = e[0]
+            if s.ended or s.last_heard + self.config.peer_expiry != d:
+                heapq.heappop(e)
+                if not s.ended:
+                    self._push_expiry(s)
+                continue
+            if t is None or d < t:
+                t = d
+            break
+        return t
+
+    def handle_timer(self, now: float) -> None:
+        """Run every timer due at ``now`` (early calls are harmless)."""
+        self._tick(now)
+        h = self._timers
+        due: list[Session] = []
+        while h and h[0][0] <= now:
+            d, _, s = heapq.heappop(h)
+            if s.sched == d:
+                s.sched = None
+            if not s.ended and s not in due:
+                due.append(s)
+        for s in due:
+            self._run_session_timers(s, now)
+            if not s.ended:
+                self._deliver(s)
+                self._settle(s)
+        e = self._expiry
+        while e and e[0][0] <= now:
+            _, _, s = heapq.heappop(e)
+            if s.ended:
+                continue
+            if s.last_heard + self.config.peer_expiry <= now:
+                self._end(s, EndReason.EXPIRED, now)
+            else:
+                self._push_expiry(s)
+
+    def receive_many(self, items: Iterable[tuple[bytes, NLA, NLA | None]], now: float) -> None:
+        """Take a batch of ``(datagram, src, dst)`` heard at ``now`` (the I/O drivers drain a
+        socket into one batch); the same as :meth:`receive` on each, in order."""
+        self._tick(now)
+        data = self._data
+        other = self._other
+        for datagram, src, dst in items:
+            if dst is not None and dst is not self._dst_ok and not self._dst_allowed(dst):
+                continue
+            t = datagram[4] if len(datagram) > 4 else -1
+            if t == _ODATA or t == _RDATA:  # noqa: SIM109 (two compares beat a tuple here)
+                data(datagram, src, now)
+            else:
+                other(datagram, src, now, dst)
+
+    def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
+        """Take one PGM packet heard on the group (or unicast to this host)."""
+        self.receive_many(((datagram, src, dst),), now)
+
+    # -- the one receive path of data ---------------------------------------------------------
+
+    def _data(self, datagram: bytes, src: NLA, now: float) -> None:
+        """An ODATA/RDATA packet (nearly all traffic): decode it without building an object,
+        drop parity, deliver the next in-order whole message at once, else the general case."""
+        try:
+            tbyte, flags, sqn32, trail32, opts, payload = wire.decode_data(datagram, self._verify)
+        except wire.PacketError:
+            self.stats.malformed_packets += 1
+            return
+        if datagram[2:4] != self._dport_b:
+            self.stats.wrong_port += 1
+            return
+        key = (datagram[8:14], datagram[0] << 8 | datagram[1])
+        s = self.sessions.get(key)  # type: ignore[call-overload]
+        if flags & _PARITY:
+            self._drop_parity(s, now)
+            return
+        if s is None:
+            s = self._session(TSI(*key), src, now, create=True)
+            if s is None:
+                return
+            self._start_with_data(s, sqn32, trail32, now)
+        else:
+            s.last_heard = now
+        st = s.stats
+        st.total_bytes_received += len(datagram)
+        ref = s.lead
+        if trail32 != s.trail & SQN_MASK:
+            trail = sqn_unwrap(trail32, ref)
+            if trail > s.trail:
+                self._advance_trail(s, trail, now)
+                if s.ended:
+                    return
+        if (sqn32 - ref) & SQN_MASK == 1 and ref + 1 == s.next and not opts and not s.buf:
+            # In order, whole, nothing held: deliver at once.
+            s.lead = ref + 1
+            s.next = ref + 2
+            if tbyte == _RDATA:
+                st.rdata_packets_received += 1
+            else:
+                st.odata_packets_received += 1
+            st.data_bytes_received += len(payload)
+            st.apdus_delivered += 1
+            self._events.append(data_received(s.tsi, payload, sqn32))
+            if s.fin is not None and ref + 1 >= s.fin:
+                self._end(s, EndReason.FIN, now)
+            return
+        self._on_data(s, sqn_unwrap(sqn32, ref), tbyte == _RDATA, opts, payload, now)
+
+    def _drop_parity(self, s: Session | None, now: float) -> None:
+        # RFC 3208 §9: a parity packet (FEC) is no data: it must never be delivered or fill a
+        # gap.  Until FEC is implemented it is counted and dropped.
+        self.stats.parity_packets_ignored += 1
+        if s is not None:
+            s.last_heard = now
+            s.stats.parity_packets_ignored += 1
+
+    def _start_with_data(self, s: Session, sqn32: int, trail32: int, now: float) -> None:
+        # RFC 3208 §6.1 / OpenPGM: the first data packet starts the window at its SQN.
+        s.lead = sqn32 - 1  # unwrap reference
+        self._start(s, sqn32, s.unwrap(trail32))
+        if not s.have_spm and s.spmr_at is None:
+            # App. C: ask for an SPM (we need its path NLA to NAK) after a random wait.
+            s.spmr_at = now + self.rng.random() * self.config.spmr_bo_ivl
+            self._settle(s)
+
+    def _on_data(
+        self, s: Session, sqn: int, rdata: bool, opts: list[wire.Option], data: bytes, now: float
+    ) -> None:
+        """Data that is not the next in-order whole message: hold it, open gaps, deliver."""
+        st = s.stats
+        if sqn < s.next or sqn in s.buf:
+            st.duplicate_data_packets += 1
+            return
+        if sqn - s.next >= self._max_window:
+            st.out_of_window += 1
+            return
+        frag: wire.OptFragment | None = None
+        fin = False
+        for o in opts:
+            t = type(o)
+            if t is wire.OptFragment:
+                frag = o  # type: ignore[assignment]
+            elif t is wire.OptFin:
+                fin = True
+        n = len(data)
+        if frag is not None:
+            first = s.unwrap(frag.first_sqn)
+            rx = Held(data, first, frag.offset, frag.apdu_length)
+            head_apdu = first == s.next
+        else:
+            rx = Held(data, -1, 0, n)
+            head_apdu = sqn == s.next
+        if not head_apdu and s.buf_bytes + n > self.config.max_buffer_bytes:
+            st.buffer_drops += 1
+            return
+        if sqn > s.lead:
+            if sqn > s.lead + 1:
+                self._naks.open_gap(s, s.lead + 1, sqn, now)
+            s.lead = sqn
+        else:
+            self._naks.apply(s, sqn, NakInput.DATA, now)
+        if rdata:
+            st.rdata_packets_received += 1
+        else:
+            st.odata_packets_received += 1
+        if fin:
+            s.fin = sqn
+        s.sample_window()
+        s.buf[sqn] = rx
+        s.buf_bytes += n
+        self._deliver(s)
+        self._settle(s)
+
+    # -- other packets ------------------------------------------------------------------------
+
+    def _dst_allowed(self, dst: NLA) -> bool:
+        """A packet addressed to ``dst`` (not the cached group object) is for us: our group,
+        or unicast; other groups are counted."""
+        if dst == self.group:
+            self._dst_ok = dst  # the transport tends to pass the same object every time
+            return True
+        if dst.is_multicast:
+            self.stats.wrong_group += 1
+            return False
+        return True
+
+    def _other(self, datagram: bytes, src: NLA, now: float, dst: NLA | None) -> None:
+        """Every packet that is not ODATA/RDATA."""
+        try:
+            pkt = wire.parse(datagram, verify=self._verify)
+        except wire.PacketError:
+            self.stats.malformed_packets += 1
+            return
+        t = type(pkt)
+        if t is wire.SPM or t is wire.NCF:
+            if pkt.destination_port != self.dport:
+                self.stats.wrong_port += 1
+                return
+            s = self._session(pkt.tsi, src, now, create=t is wire.SPM)
+            if s is None:
+                return
+            if t is wire.SPM:
+                self._on_spm(s, pkt, len(datagram), now)  # type: ignore[arg-type]
+            else:
+                self._on_ncf(s, pkt, now)  # type: ignore[arg-type]
+        elif t is wire.SPMR or t is wire.NAK:
+            # Upstream packets we overhear: another receiver's multicast SPMR or NAK suppresses
+            # ours (RFC 3208 App. C, §6.3).  Unicast ones are for the source, not us.
+            if dst is None or not dst.is_multicast or pkt.source_port != self.dport:
+                return
+            s = self._session(pkt.tsi, src, now, create=False)
+            if s is None:
+                return
+            if t is wire.SPMR:
+                if s.spmr_at is not None:
+                    s.spmr_at = now + self._spmr_retry()
+                    self._settle(s)
+            else:
+                self._on_peer_nak(s, pkt, now)  # type: ignore[arg-type]
+
+    def _on_spm(self, s: Session, spm: wire.SPM, size: int, now: float) -> None:
+        st = s.stats
+        if s.have_spm and not wire.sqn_gt(spm.spm_sqn, s.spm_sqn):
+            # RFC 3208 §6.2: SPMs out of sequence are discarded.
+            st.spms_out_of_sequence += 1
+            return
+        st.spms_received += 1
+        st.total_bytes_received += size
+        s.have_spm = True
+        s.spm_sqn = spm.spm_sqn
+        s.nak_dst = spm.path_nla
+        s.spmr_at = None
+        rst = fin = False
+        for o in spm.options:
+            if type(o) is wire.OptRst:
+                rst = True
+            elif type(o) is wire.OptFin:
+                fin = True
+        if not s.started:
+            # First packet is an SPM: start after its leading edge (RFC 3208 §6.1, OpenPGM).
+            s.lead = spm.spm_lead
+            lead = spm.spm_lead
+            self._start(s, lead + 1, s.unwrap(spm.spm_trail), fin or rst)
+        else:
+            lead = s.unwrap(spm.spm_lead)
+            self._advance_trail(s, s.unwrap(spm.spm_trail), now)
+            if s.ended:
+                return
+            if lead > s.lead and lead - s.next < self._max_window:
+                # The source has sent data we never saw: NAK it (RFC 3208 §6.3).
+                self._naks.open_gap(s, s.lead + 1, lead + 1, now)
+                s.lead = lead
+        if rst:
+            s.rst = True
+            self._end(s, EndReason.RST, now)
+            return
+        if fin:
+            s.fin = s.lead if s.started else lead
+        self._deliver(s)
+        if not s.ended:
+            self._settle(s)
+
+    @staticmethod
+    def _listed(pkt: wire.NCF | wire.NAK) -> list[int]:
+        """The sequence numbers an NCF or NAK names: its own and its OPT_NAK_LIST's."""
+        sqns = [pkt.nak_sqn]
+        lst = pkt.option(wire.OptNakList)
+        if lst is not None:
+            sqns.extend(lst.sqns)
+        return sqns
+
+    def _on_ncf(self, s: Session, ncf: wire.NCF, now: float) -> None:
+        s.stats.ncfs_received += 1
+        sqns = self._listed(ncf)
+        if self.config.trace_events:
+            self._events.append(NcfReceived(s.tsi, tuple(sqns)))
+        if not s.started or ncf.parity:
+            return
+        for s32 in sqns:
+            sqn = s.unwrap(s32)
+            if sqn < s.next or sqn in s.buf:
+                continue  # RFC 3208 §6.3: NCFs for received or passed data are ignored
+            if sqn > s.lead:
+                if sqn - s.next >= self._max_window:
+                    continue
+                # An NCF beyond the lead extends the window (OpenPGM).
+                if sqn > s.lead + 1:
+                    self._naks.open_gap(s, s.lead + 1, sqn, now)
+                s.lead = sqn
+                s.naks[sqn] = NakRecord(NakState.BACK_OFF, 0.0, NakTimer.NONE)
+                s.lost.pop(sqn, None)
+            self._naks.apply(s, sqn, NakInput.NCF, now)
+        self._settle(s)
+
+    def _on_peer_nak(self, s: Session, nak_pkt: wire.NAK, now: float) -> None:
+        if nak_pkt.parity or not s.started:
+            return
+        for s32 in self._listed(nak_pkt):
+            self._naks.apply(s, s.unwrap(s32), NakInput.PEER_NAK, now)
+        self._settle(s)
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def _tick(self, now: float) -> None:
+        self._now = now
+        if now >= self._rate_tick:
+            # About once a second: close each session's rate interval (read-only statistics).
+            self._rate_tick = now + 1.0
+            for s in self.sessions.values():
+                s.sample_rate(now)
+
+    def _session(self, tsi: TSI, src: NLA, now: float, create: bool) -> Session | None:
+        s = self.sessions.get(tsi)
+        if s is not None:
+            s.last_heard = now
+            return s
+        if tsi in self._ended:
+            self.stats.ended_session_packets += 1
+            return None
+        if not create:
+            self.stats.unknown_session += 1
+            return None
+        if len(self.sessions) >= self.config.max_sessions:
+            self.stats.sessions_rejected += 1
+            return None
+        s = Session(tsi, src, now)
+        self.sessions[tsi] = s
+        self.stats.sessions_started += 1
+        self._push_expiry(s)
+        return s
+
+    def _start(self, s: Session, first: int, trail: int, ended: bool = False) -> None:
+        """The session's first packet sets its window (RFC 3208 §6.1); announce it."""
+        s.start(first, trail, ended)
+        self._events.append(SessionStarted(s.tsi, s.source, first & SQN_MASK, ended))
+
+    def _push_expiry(self, s: Session) -> None:
+        heapq.heappush(self._expiry, (s.last_heard + self.config.peer_expiry, next(self._seq), s))
+
+    def _settle(self, s: Session) -> None:
+        """Send the NAKs the table's rows queued, and make sure the session's earliest deadline
+        is in the timer heap (once)."""
+        if s.nak_queue:
+            self._send_naks(s)
+        d = s.next_deadline()
+        if d is not None and d != s.sched:
+            heapq.heappush(self._timers, (d, next(self._seq), s))
+            s.sched = d
+
+    def _end(self, s: Session, reason: EndReason, now: float) -> None:
+        if s.ended:
+            return
+        if reason is not EndReason.FIN and s.started and s.next <= s.lead:
+            # Whatever was still missing or undelivered will never come: say so.
+            s.lost_below = s.lead + 1
+            s.below_reason = LossReason(reason.value)
+            self._deliver(s, final=True)
+        self._naks.end(s, now)
+        s.close(reason, now)
+        del self.sessions[s.tsi]
+        self._ended[s.tsi] = now
+        self.ended_sessions[s.tsi] = s
+        while len(self._ended) > self.config.ended_memory:
+            self._ended.popitem(last=False)
+        while len(self.ended_sessions) > self.config.ended_memory:
+            self.ended_sessions.popitem(last=False)
+        self.stats.sessions_ended += 1
+        self._events.append(SessionEnded(s.tsi, reason))
+
+    # -- window, NAKs, delivery --------------------------------------------------------------
+
+    def _spmr_retry(self) -> float:
+        return max(1.0, 4 * self.config.spmr_bo_ivl)
+
+    def _run_session_timers(self, s: Session, now: float) -> None:
+        # Without an SPM there is nowhere to send a NAK (RFC 3208 §6.3: no NAKs before an SPM);
+        # SEND_NAK then treats it as sent and unanswered, so the SPMR has NAK_RPT_IVL per retry
+        # to bring the SPM in before the gap is given up.
+        self._naks.run_timers(s, now)
+        if s.nak_queue:
+            self._send_naks(s)
+        if s.spmr_at is not None and s.spmr_at <= now:
+            if s.have_spm:
+                s.spmr_at = None
+            else:
+                self._send_spmr(s)
+                s.spmr_at = now + self._spmr_retry()
+
+    def _send_naks(self, s: Session) -> None:
+        """NAK (lists) for the numbers the rows queued, at most 1 + 62 per packet (§9.2)."""
+        sqns = sorted(s.nak_queue)
+        s.nak_queue.clear()
+        dst = s.nak_dst
+        if dst is None:
+            return
+        st = s.stats
+        for i in range(0, len(sqns), 1 + wire.MAX_NAK_LIST):
+            chunk = [q & SQN_MASK for q in sqns[i : i + 1 + wire.MAX_NAK_LIST]]
+            pkt = wire.NAK(
+                source_port=self.dport,
+                destination_port=s.tsi.source_port,
+                gsi=s.tsi.gsi,
+                nak_sqn=chunk[0],
+                source_nla=dst,
+                group_nla=self.group,
+                options=[wire.OptNakList(chunk[1:])] if len(chunk) > 1 else [],
+            ).encode()
+            self._out.append((pkt, dst, None))
+            st.nak_packets_sent += 1
+            st.selective_naks_sent += len(chunk)
+            if self.config.trace_events:
+                self._events.append(NakSent(s.tsi, tuple(chunk)))
+
+    def _send_spmr(self, s: Session) -> None:
+        pkt = wire.SPMR(
+            source_port=self.dport, destination_port=s.tsi.source_port, gsi=s.tsi.gsi
+        ).encode()
+        if self.config.spmr_multicast:
+            self._out.append((pkt, self.group, 1))  # TTL 1: for the other receivers here
+        self._out.append((pkt, s.source, None))
+        s.stats.spmrs_sent += 1
+
+    def _advance_trail(self, s: Session, trail: int, now: float) -> None:
+        """The source's trailing edge moved: anything missing below it is lost (RFC 3208 §6.3)."""
+        if trail <= s.trail:
+            return
+        if trail - s.trail >= 1 << 31:
+            return  # implausible jump (OpenPGM ignores these too)
+        s.trail = trail
+        if trail > s.lost_below:
+            s.lost_below = trail
+            s.below_reason = LossReason.WINDOW
+            if trail > s.lead + 1:
+                s.lead = trail - 1
+            self._naks.apply_below(s, trail, NakInput.TRAIL_PASSED, now)
+            self._deliver(s)
+
+    def _deliver(self, s: Session, final: bool = False) -> None:
+        """Deliver what is contiguous (:func:`.delivery.deliver`); end the session once its FIN
+        is reached."""
+        if deliver(s, self._events, self.config.max_apdu) and not s.ended and not final:
+            self._end(s, EndReason.FIN, self._now)

@@ -1,0 +1,355 @@
+"""Receive state of one source session (RFC 3208 §6) and its read-only figures.
+
+Theory of operation
+-------------------
+A :class:`Session` is plain state, changed only by the receiver's modules:
+
+* **window**: ``next`` (first sequence number not yet delivered or reported), ``lead``
+  (highest known to exist) and ``trail`` (the source's trailing edge), all unbounded integers:
+  wire numbers are unwrapped against ``lead`` (:func:`pgm.wire.sqn.sqn_unwrap`), so everything
+  after that is plain comparison.  ``first`` is where the stream started; ``base`` turns the
+  unbounded numbers into Windows-style 64-bit ones (``first - base`` is its wire number);
+* **held data** ``buf`` (:mod:`.delivery`), and reassembly progress ``frag_pos`` / ``frag_acc``;
+* **NAK records** ``naks`` (waiting numbers) and ``lost`` (given up, not yet reported), with
+  one timer queue per kind (:mod:`.nak`) and ``lost_below`` / ``below_reason``: everything
+  missing below it is lost for that reason;
+* **counters** (:class:`SessionStats`) and rate samples, which the receiver takes about once a
+  second: reading them (:meth:`Session.rates_kbps`, :meth:`Session.info`,
+  :meth:`Session.stats_dict`) never changes anything.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from ...wire import NLA, TSI
+from ...wire.sqn import SQN_MASK, sqn_unwrap
+from ..events import EndReason, LossReason
+from .delivery import Held
+from .nak import NakMachine, NakRecord, NakState
+
+__all__ = ["Session", "SessionInfo", "SessionStats"]
+
+
+@dataclass(slots=True)
+class SessionStats:
+    """Counters of one session; every field of Windows' RM_RECEIVER_STATS has a counterpart.
+
+    Byte counts are PGM packet bytes (PGM header included, IP/UDP headers not), except
+    ``data_bytes_received`` which counts application bytes.
+    """
+
+    odata_packets_received: int = 0
+    """Unique ODATA sequence numbers received (RM: NumODataPacketsReceived)."""
+    rdata_packets_received: int = 0
+    """Unique RDATA sequence numbers received (RM: NumRDataPacketsReceived)."""
+    duplicate_data_packets: int = 0
+    """Data for sequence numbers already held or delivered (RM: NumDuplicateDataPackets)."""
+    data_bytes_received: int = 0
+    """Application bytes delivered (RM: DataBytesReceived)."""
+    total_bytes_received: int = 0
+    """Bytes of SPM + ODATA + RDATA packets (RM: TotalBytesReceived)."""
+    selective_naks_sent: int = 0
+    """Sequence numbers requested in NAKs (a NAK list counts each) (RM: TotalSelectiveNaksSent)."""
+    parity_naks_sent: int = 0
+    """Parity NAKs sent (RM: TotalParityNaksSent; 0 until FEC)."""
+    nak_packets_sent: int = 0
+    """NAK packets sent."""
+    ncfs_received: int = 0
+    """NCF packets heard for this session."""
+    spms_received: int = 0
+    """SPMs accepted."""
+    spms_out_of_sequence: int = 0
+    """SPMs discarded for an old SPM sequence number (RFC 3208 §6.2)."""
+    spmrs_sent: int = 0
+    """SPM requests sent (unicast + multicast count as one)."""
+    out_of_window: int = 0
+    """Data packets too far ahead of the delivery point (``max_window_sqns``)."""
+    buffer_drops: int = 0
+    """Data packets dropped because ``max_buffer_bytes`` was reached (NAKed again later)."""
+    lost_sqns: int = 0
+    """Sequence numbers reported lost."""
+    loss_events: int = 0
+    """UnrecoverableLoss events emitted."""
+    apdus_delivered: int = 0
+    """Messages delivered."""
+    window_samples: int = 0
+    """Data packets that sampled the window occupancy (lead - next + 1); the others took the
+    in-order path, where the occupancy is 1."""
+    window_sum: int = 0
+    """Sum of window-occupancy samples."""
+    window_min: int = 0
+    """Smallest window occupancy seen (RM: MinSequencesInWindow)."""
+    window_max: int = 0
+    """Largest window occupancy seen (RM: MaxSequencesInWindow)."""
+    parity_packets_ignored: int = 0
+    """ODATA/RDATA with the PARITY flag, dropped unread (FEC is not implemented)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A read-only snapshot of one session (:meth:`Receiver.session_info`), live or ended.
+
+    Sequence numbers here are 64-bit: the first one of the stream (:attr:`first_sqn`) is its
+    wire number and they count on past 2**32 after that (low 32 bits = the wire's), as
+    Windows' RM_RECEIVER_STATS numbers them.  An empty window has ``lead == next - 1``, which
+    is -1 when the stream starts at 0.  An ended session's figures are frozen at its end.
+    """
+
+    tsi: TSI
+    """The session."""
+    source: NLA
+    """IP address its packets come from."""
+    started: bool
+    """Its window start is known (the first SPM or data packet was taken)."""
+    ended: bool
+    """It ended (:attr:`end_reason` says how); nothing more is delivered for it."""
+    end_reason: EndReason | None
+    """FIN, RST or EXPIRED once ended, else None."""
+    ended_when_heard: bool
+    """The first packet heard was an SPM with OPT_FIN or OPT_RST: the source had already
+    finished, nothing was ever to be delivered (see :class:`~pgm.engine.SessionStarted`)."""
+    first_sqn: int
+    """First sequence number of the stream the application sees (delivered or reported lost):
+    the first data packet's, or an SPM's leading edge + 1 (RFC 3208 §6.1)."""
+    trail: int
+    """The source's trailing edge as last advertised."""
+    lead: int
+    """Highest sequence number known to exist (received, or advertised by an SPM or NCF)."""
+    next: int
+    """Next sequence number to deliver (everything below was delivered or reported lost)."""
+    first_nak: int | None
+    """Lowest sequence number being repaired (RM FirstNakSequenceNumber), or None."""
+    pending_naks: int
+    """Sequence numbers waiting for an NCF, back-off included (RM NumPendingNaks)."""
+    outstanding_naks: int
+    """Sequence numbers NAKed and confirmed, waiting for the repair (RM NumOutstandingNaks)."""
+    buffered_packets: int
+    """Data packets held for in-order delivery (RM NumDataPacketsBuffered)."""
+    buffered_bytes: int
+    """Payload bytes of those packets."""
+    window_average: int
+    """Average sequences in the window over all data packets (RM AverageSequencesInWindow)."""
+    window_min: int
+    """Smallest window occupancy seen (RM MinSequencesInWindow)."""
+    window_max: int
+    """Largest window occupancy seen (RM MaxSequencesInWindow)."""
+    rate_kbps_overall: float
+    """Receive rate since the session started, kbit/s of PGM packet bytes."""
+    rate_kbps_last: float
+    """Receive rate over the last interval of at least a second, kbit/s."""
+    stats: SessionStats
+    """A copy of the session's counters."""
+
+
+class Session:
+    """Receive state of one source session (see the module docstring)."""
+
+    def __init__(self, tsi: TSI, source: NLA, now: float) -> None:
+        self.tsi = tsi
+        self.source = source
+        self.stats = SessionStats()
+        self.nak_dst: NLA | None = None  # SPM path NLA: where NAKs go
+        self.have_spm = False
+        self.spm_sqn = 0
+        self.started = False
+        self.next = 0  # next sequence number to deliver (unbounded)
+        self.lead = -1  # highest sequence number known to exist
+        self.trail = 0  # source's trailing edge (unbounded)
+        self.buf: dict[int, Held] = {}
+        self.buf_bytes = 0
+        self.naks: dict[int, NakRecord] = {}  # BACK_OFF, WAIT_NCF, WAIT_DATA
+        self.lost: dict[int, LossReason] = {}  # LOST: given up, not yet passed by delivery
+        self.nak_queue: list[int] = []  # numbers SEND_NAK put in the next NAK packet
+        self.lost_below = 0  # everything below this that is not held is lost ...
+        self.below_reason = LossReason.WINDOW  # ... for this reason
+        self.backoff: list[tuple[float, int]] = []  # heap
+        self.wait_ncf: deque[tuple[float, int]] = deque()
+        self.wait_data: deque[tuple[float, int]] = deque()
+        self.fin: int | None = None  # last sequence number of a finished session
+        self.rst = False
+        self.last_heard = now
+        self.spmr_at: float | None = None
+        self.sched: float | None = None  # deadline last pushed to the receiver's timer heap
+        self.ended = False
+        # APDU assembly in progress at the head: position and bytes gathered so far
+        self.frag_pos = 0
+        self.frag_acc = 0
+        self.started_at = now
+        # Rate samples, taken by the receiver itself (never on read): the last interval's
+        # rate, and the mark (time, total_bytes_received) it ended at.
+        self.rate_mark = now
+        self.rate_bytes = 0
+        self.rate_last = 0.0
+        self.base = 0  # unbounded minus base = 64-bit sequence number (see SessionInfo)
+        self.first = 0  # first sequence number of the stream (unbounded)
+        self.ended_when_heard = False
+        self.end_reason: EndReason | None = None
+        self.ended_at = now
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def start(self, first: int, trail: int, ended_when_heard: bool) -> None:
+        """The first packet set the window: delivery starts at ``first`` (RFC 3208 §6.1)."""
+        self.started = True
+        self.next = first
+        self.lead = first - 1
+        self.trail = trail
+        self.lost_below = first
+        self.first = first
+        self.base = first - (first & SQN_MASK)
+        self.ended_when_heard = ended_when_heard
+
+    def close(self, reason: EndReason, now: float) -> None:
+        """The session ended: keep its counters and edges only."""
+        self.ended = True
+        self.end_reason = reason
+        self.ended_at = now
+        self.naks.clear()
+        self.lost.clear()
+        self.nak_queue.clear()
+        self.buf.clear()
+        self.buf_bytes = 0
+        self.backoff.clear()
+        self.wait_ncf.clear()
+        self.wait_data.clear()
+        self.spmr_at = None
+
+    def sample_window(self) -> None:
+        """Sample the window occupancy (lead - next + 1) for the RM window figures; the
+        in-order path does not sample (its occupancy is 1, see :meth:`window_average`)."""
+        st = self.stats
+        occ = self.lead - self.next + 1
+        if st.window_samples == 0 or occ < st.window_min:
+            st.window_min = occ
+        if occ > st.window_max:
+            st.window_max = occ
+        st.window_samples += 1
+        st.window_sum += occ
+
+    def unwrap(self, s32: int) -> int:
+        """Unbounded sequence number nearest the leading edge for wire number ``s32``."""
+        return sqn_unwrap(s32, self.lead)
+
+    def nak_state(self, sqn: int) -> NakState:
+        """The NAK state of unbounded sequence number ``sqn`` (DONE: no record)."""
+        return NakMachine.state_of(self, sqn)
+
+    def first_nak(self) -> int | None:
+        """Lowest sequence number being repaired (wire), or None."""
+        return (min(self.naks) & SQN_MASK) if self.naks else None
+
+    def nak_counts(self) -> tuple[int, int]:
+        """(waiting for NCF incl. back-off, waiting for data) — RM NumPendingNaks/Outstanding."""
+        w = sum(1 for n in self.naks.values() if n.state == NakState.WAIT_DATA)
+        return len(self.naks) - w, w
+
+    def rates_kbps(self, now: float) -> tuple[float, float]:
+        """(overall, last-interval) receive rate in kbit/s.  Reading changes nothing: the last
+        interval is the receiver's latest sample (:meth:`sample_rate`), or, when none was
+        taken for a second or more, the stretch since it."""
+        total = self.stats.total_bytes_received
+        el = now - self.started_at
+        overall = total * 8 / 1000 / el if el > 0 else 0.0
+        span = now - self.rate_mark
+        if span >= 1.0:
+            return overall, (total - self.rate_bytes) * 8 / 1000 / span
+        return overall, self.rate_last
+
+    def sample_rate(self, now: float) -> None:
+        """Close the rate interval at ``now`` if it is a second or longer (the receiver calls
+        this about once a second)."""
+        span = now - self.rate_mark
+        if span >= 1.0:
+            total = self.stats.total_bytes_received
+            self.rate_last = (total - self.rate_bytes) * 8 / 1000 / span
+            self.rate_bytes = total
+            self.rate_mark = now
+
+    def info(self, now: float) -> SessionInfo:
+        """A snapshot (see :class:`SessionInfo`); an ended session's at its end."""
+        if self.ended:
+            now = self.ended_at
+        base = self.base
+        pending, outstanding = self.nak_counts()
+        overall, last = self.rates_kbps(now)
+        lo, hi = self.window_min_max()
+        return SessionInfo(
+            tsi=self.tsi,
+            source=self.source,
+            started=self.started,
+            ended=self.ended,
+            end_reason=self.end_reason,
+            ended_when_heard=self.ended_when_heard,
+            first_sqn=self.first - base,
+            trail=self.trail - base,
+            lead=self.lead - base,
+            next=self.next - base,
+            first_nak=min(self.naks) - base if self.naks else None,
+            pending_naks=pending,
+            outstanding_naks=outstanding,
+            buffered_packets=len(self.buf),
+            buffered_bytes=self.buf_bytes,
+            window_average=self.window_average(),
+            window_min=lo,
+            window_max=hi,
+            rate_kbps_overall=overall,
+            rate_kbps_last=last,
+            stats=replace(self.stats),
+        )
+
+    def stats_dict(self, now: float) -> dict[str, Any]:
+        """Counters, window edges and NAK figures, for JSON output."""
+        d: dict[str, Any] = {f.name: getattr(self.stats, f.name) for f in fields(self.stats)}
+        pending, outstanding = self.nak_counts()
+        overall, last = self.rates_kbps(now)
+        lo, hi = self.window_min_max()
+        d.update(
+            window_min=lo,
+            window_max=hi,
+            trail=self.trail,
+            lead=self.lead,
+            next=self.next,
+            pending_naks=pending,
+            outstanding_naks=outstanding,
+            first_nak=self.first_nak(),
+            buffered_packets=len(self.buf),
+            window_average=self.window_average(),
+            rate_kbps_overall=overall,
+            rate_kbps_last=last,
+        )
+        return d
+
+    def _in_order(self) -> int:
+        st = self.stats
+        return st.odata_packets_received + st.rdata_packets_received - st.window_samples
+
+    def window_average(self) -> int:
+        """Average sequences in the window over all data packets (RM AverageSequencesInWindow)."""
+        st = self.stats
+        fast = self._in_order()
+        n = st.window_samples + fast
+        return (st.window_sum + fast) // n if n else 0
+
+    def window_min_max(self) -> tuple[int, int]:
+        """(min, max) sequences in the window seen (RM Min/MaxSequencesInWindow)."""
+        st = self.stats
+        lo, hi = st.window_min, st.window_max
+        if self._in_order():
+            lo = 1 if not st.window_samples else min(lo, 1)
+            hi = max(hi, 1)
+        return lo, hi
+
+    def next_deadline(self) -> float | None:
+        t: float | None = None
+        for cand in (
+            self.backoff[0][0] if self.backoff else None,
+            self.wait_ncf[0][0] if self.wait_ncf else None,
+            self.wait_data[0][0] if self.wait_data else None,
+            self.spmr_at,
+        ):
+            if cand is not None and (t is None or cand < t):
+                t = cand
+        return t
