@@ -59,3 +59,26 @@ def test_rate_meter_keeps_the_last_completed_second() -> None:
     m.add(125, 14.0)  # a gap: seconds 2 and 3 were silent
     assert m.last_kbps(14.5) == 0.0
     assert m.last_kbps(15.0) == 1.0
+
+
+def test_lead_is_the_last_odata_sent_when_the_bucket_stops_the_batch() -> None:
+    from pgm import wire
+
+    # 1 kB/s with a one-MTU bucket: two 1000-byte ODATA leave (the second into debt), one waits.
+    cfg = SourceConfig(rate_bps=8000, burst_secs=0.0)
+    src = Source(cfg, group="239.1.2.3", nla="10.0.0.1", rng=random.Random(1), sport=40000)
+    for _ in range(3):
+        src.send(b"z" * 1000, 0.0)
+    sent = [wire.parse(p) for p, _d, _t in src.datagrams_to_send(0.0)]
+    assert [type(p) for p in sent].count(wire.ODATA) == 2
+    assert (src.trail64, src.lead64) == (0, 1)
+    nak = wire.NAK(
+        source_port=7500,
+        destination_port=40000,
+        gsi=src.gsi,
+        nak_sqn=2,  # queued, never sent: out of window, not a crash
+        source_nla=src.nla,
+        group_nla=src.group,
+    )
+    src.receive(nak.encode(), src.nla, 0.1)
+    assert src.stats.naks_out_of_window == 1 and src.outstanding_repairs == 0

@@ -6,6 +6,7 @@ No sockets, clocks or global randomness: time comes in as ``now`` arguments, pac
 raw IP, UDP encapsulation and the in-memory simulator (:mod:`pgm.sim`).
 """
 
+from .api import Engine, Outgoing
 from .config import ReceiverConfig, SourceConfig
 from .errors import ConfigError, NotConnected, WouldBlock
 from .events import (
@@ -32,13 +33,14 @@ from .receiver import (
     SessionInfo,
     SessionStats,
 )
-from .source import Outgoing, Source, SourceInfo, SourceState, SourceStats
+from .source import Source, SourceInfo, SourceState, SourceStats
 
 __all__ = [
     "NAK_TRANSITIONS",
     "ConfigError",
     "DataReceived",
     "EndReason",
+    "Engine",
     "Event",
     "LossReason",
     "NakReceived",

@@ -38,6 +38,7 @@ from .fastpath import (
     data_options,
     option_flags,
     payload_sum,
+    peek_type,
 )
 from .nla import AFI_IP, AFI_IP6, NLA, as_nla, decode_nla, encode_nla, nla_size
 from .options import (
@@ -207,6 +208,7 @@ __all__ = [
     "parse",
     "partial_sum",
     "payload_sum",
+    "peek_type",
     "sqn_add",
     "sqn_distance",
     "sqn_ge",

@@ -54,6 +54,7 @@ __all__ = [
     "data_options",
     "option_flags",
     "payload_sum",
+    "peek_type",
 ]
 
 #: Bytes of the ODATA/RDATA fixed part: the 16-byte header, DATA_SQN and DATA_TRAIL (§8.2).
@@ -71,6 +72,12 @@ _JOIN_CHAIN = struct.Struct(">BBHBBBBI")
 _FRAG_TOTAL = 4 + OptFragment.LENGTH  # type: ignore[operator]
 _JOIN_TOTAL = 4 + OptJoin.LENGTH  # type: ignore[operator]
 _SQN_MASK = 0xFFFFFFFF
+
+
+def peek_type(datagram: bytes) -> int:
+    """The type byte of a datagram of at least :data:`~pgm.wire.HEADER_SIZE` bytes, read
+    without parsing (to turn away packets of the wrong direction cheaply)."""
+    return datagram[4]
 
 
 def payload_sum(data: bytes, opts: bytes = b"") -> int:

@@ -1,0 +1,557 @@
+"""The PGM source (sender) as a sans-I/O state machine (RFC 3208 §5, §6.1): API and scheduler.
+
+Theory of operation
+-------------------
+The application hands messages (APDUs) to :meth:`Source.send`.  Each is cut into TSDUs
+(OPT_FRAGMENT when it does not fit one packet), given consecutive sequence numbers — ODATA is
+numbered from 0 like OpenPGM, wrapping mod 2**32 — and queued.  :meth:`Source.datagrams_to_send`
+is the scheduler: it releases packets in priority order (RFC 3208 §5.1.1): NCFs at once, then
+the start/close SPM bursts (not rate-limited, as OpenPGM), then, under the token bucket, a due
+SPM, RDATA and ODATA.  Every SPM, ODATA and RDATA carries the current trailing edge.
+
+The work is split by job:
+
+* :mod:`.txw` — the TPDUs and the transmit window, whose trailing edge advances with time in
+  steps of ``window_advance_pct`` of ``window_secs`` (Windows' model);
+* :mod:`.spm` — when SPMs fall due (start burst, heartbeats after data, ambient, SPMR);
+* :mod:`.repair` — which NAKs are accepted, the NCFs and the RDATA queue;
+* this module — the public API, the session's life (:class:`SourceState`) and the scheduler.
+
+Internally sequence numbers are unbounded integers (a 64-bit counter, never wrapping), so the
+window is plain integer arithmetic; they are reduced mod 2**32 only on the wire
+(:mod:`pgm.wire.fastpath` builds every packet), and wire numbers coming in are unwrapped
+against the window (:func:`pgm.wire.sqn_unwrap`).
+
+Life: ``OPEN`` until :meth:`Source.close`, which puts OPT_FIN on the last data still queued
+(``CLOSING`` while it drains), then ``LINGERING``: a closing SPM burst and SPMs with OPT_FIN,
+NAKs still answered for ``linger_secs``, then ``CLOSED`` and :class:`SourceClosed`.
+:meth:`Source.abort` drops queued data and lingers with OPT_RST SPMs, answering no NAKs.
+Statistics are read-only: :meth:`Source.info` is a snapshot, and the rate figures come from a
+:class:`~pgm.engine.rate.RateMeter` the scheduler feeds, so reading them changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import deque
+from dataclasses import dataclass, fields, replace
+from enum import Enum
+from ipaddress import IPv6Address
+from typing import Any
+
+from ... import wire
+from ...wire import NLA, SQN_MASK, TSI, as_nla
+from ..api import Outgoing
+from ..config import SourceConfig
+from ..errors import ConfigError, NotConnected, WouldBlock
+from ..events import Event, RepairSent, SourceClosed
+from ..rate import RateMeter, TokenBucket
+from .repair import RepairQueue
+from .spm import SpmSchedule
+from .stats import SourceStats
+from .txw import TransmitWindow, TxPacket, fragments
+
+__all__ = ["Outgoing", "Source", "SourceInfo", "SourceState", "SourceStats"]
+
+_UPSTREAM = frozenset((wire.TYPE_NAK, wire.TYPE_NNAK, wire.TYPE_SPMR))
+_ODATA = wire.TYPE_ODATA
+_RDATA = wire.TYPE_RDATA
+#: OPT_LENGTH + OPT_JOIN: room ``options_on_all_data`` takes from an unfragmented message.
+_JOIN_BYTES = len(wire.data_options(join=0))
+
+
+class SourceState(str, Enum):
+    """Where a source session is in its life.
+
+    A ``str`` enum: ``state == "open"`` keeps working for callers that compare with strings.
+    """
+
+    OPEN = "open"
+    """Taking messages from the application."""
+    CLOSING = "closing"
+    """:meth:`Source.close` was called; queued data is still going out (OPT_FIN on the last)."""
+    LINGERING = "lingering"
+    """All data sent; SPMs (with OPT_FIN or OPT_RST) go out and NAKs are answered for the
+    linger time."""
+    CLOSED = "closed"
+    """Finished: nothing more is sent, :class:`SourceClosed` was emitted."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """A snapshot of a source session (:meth:`Source.info`): identity, window, counters, rates.
+
+    Taking one changes nothing in the engine; two snapshots at the same ``now`` are equal.
+    """
+
+    tsi: TSI
+    """The session's transport session identifier (GSI + data-source port)."""
+    group: NLA
+    """Multicast group the data goes to."""
+    dport: int
+    """Data-destination port."""
+    nla: NLA
+    """This host's address on the sending interface (the SPM path NLA; NAKs come back to it)."""
+    config: SourceConfig
+    """The session's configuration."""
+    max_tsdu: int
+    """Largest message that goes out as one unfragmented ODATA."""
+    state: SourceState
+    """Life-cycle state."""
+    trail64: int
+    """Trailing edge of the transmit window, unbounded (Windows' TrailingEdgeSeqId); the wire
+    value is ``trail64 & 0xFFFFFFFF``."""
+    lead64: int
+    """Leading edge of the transmit window, unbounded (Windows' LeadingEdgeSeqId); ``trail64 ==
+    lead64 + 1`` when the window is empty (``-1`` before the first ODATA of a session started
+    at 0)."""
+    pending_bytes: int
+    """Bytes accepted by :meth:`Source.send` and not yet sent."""
+    window_bytes_free: int
+    """Free bytes in the transmit window."""
+    outstanding_repairs: int
+    """RDATA queued and not yet sent (RM: NumOutstandingNaks)."""
+    stats: SourceStats
+    """A copy of the counters at the time of the snapshot."""
+    rate_kbps_overall: float
+    """Send rate since the session started, kbit/s over SPM + ODATA + RDATA bytes (RM:
+    RateKBitsPerSecOverall)."""
+    rate_kbps_last: float
+    """Send rate over the last whole second (counted from the session's start) completed before
+    the snapshot, kbit/s over SPM + ODATA bytes (RM: RateKBitsPerSecLast)."""
+
+
+class Source:
+    """One PGM source session.  See the module docstring for how it behaves.
+
+    Parameters are the session's identity: ``group`` and ``dport`` (data-destination port) are
+    where data goes; ``nla`` is this host's address on the sending interface (the SPM path NLA,
+    where NAKs come back to).  ``gsi`` (6 bytes) and ``sport`` are generated when omitted.
+    ``rng`` is the only source of randomness; ``now`` is the start time; ``initial_sqn`` lets
+    tests start near the 32-bit wrap.
+    """
+
+    def __init__(
+        self,
+        config: SourceConfig | None = None,
+        *,
+        group: NLA | str,
+        nla: NLA | str,
+        dport: int = 7500,
+        sport: int | None = None,
+        gsi: bytes | None = None,
+        rng: random.Random | None = None,
+        now: float = 0.0,
+        initial_sqn: int = 0,
+    ) -> None:
+        self.config = cfg = config or SourceConfig()
+        self.group: NLA = as_nla(group)
+        self.nla: NLA = as_nla(nla)
+        if not self.group.is_multicast:
+            raise ConfigError(f"{self.group} is not a multicast group")
+        if isinstance(self.group, IPv6Address) != (cfg.ip_version == 6):
+            raise ConfigError("config.ip_version does not match the group's address family")
+        self.rng = rng if rng is not None else random.Random(os.urandom(16))
+        if not 0 < dport < 65536:
+            raise ConfigError(f"bad destination port {dport}")
+        self.dport = dport
+        if sport is None:
+            sport = dport
+            while sport == dport:
+                sport = self.rng.randrange(1024, 65536)
+        self.sport = sport
+        self.gsi = gsi if gsi is not None else self.rng.randbytes(6)
+        if len(self.gsi) != 6:
+            raise ConfigError("gsi must be 6 bytes")
+        self.tsi = TSI(self.gsi, sport)
+        self.stats = SourceStats()
+
+        self._overhead = cfg.header_overhead
+        # OpenPGM accommodation: options_on_all_data (SourceConfig) - OPT_LENGTH + OPT_JOIN on
+        # every packet without OPT_FRAGMENT, 12 bytes less room for an unfragmented message.
+        self._join = cfg.options_on_all_data
+        self._max_tsdu = cfg.max_tsdu - (_JOIN_BYTES if self._join else 0)
+        self._max_frag = cfg.max_tsdu_fragment
+        self._bucket = TokenBucket(
+            cfg.rate_bps / 8, max(cfg.mtu, cfg.rate_bps / 8 * cfg.burst_secs), now
+        )
+        self._data = wire.DataTemplate(sport, dport, self.gsi)
+        self._events: deque[Event] = deque()
+        initial_sqn &= SQN_MASK
+        self._next_sqn = initial_sqn  # next SQN to assign (unbounded)
+        self._txw = TransmitWindow(
+            initial_sqn,
+            cfg.effective_window_bytes,
+            cfg.window_secs,
+            cfg.window_secs * cfg.window_advance_pct / 100.0,
+        )
+        self._pending: deque[TxPacket] = deque()
+        self._pending_bytes = 0
+        self._repairs = RepairQueue(
+            tsi=self.tsi,
+            dport=dport,
+            nla=self.nla,
+            group=self.group,
+            cap=cfg.max_repair_queue,
+            stats=self.stats,
+            events=self._events if cfg.trace_events else None,
+        )
+        self._spm = SpmSchedule(cfg, wire.SpmTemplate(sport, dport, self.gsi, self.nla), now)
+        self._state = SourceState.OPEN
+        self._rst = False
+        self._linger_at: float | None = None
+        self._linger = cfg.effective_linger
+        self._now = now
+        self._started = now
+        self._meter = RateMeter(now)  # SPM + ODATA bytes per second, for the "last" rate
+
+    # -- application API ---------------------------------------------------------------------
+
+    @property
+    def state(self) -> SourceState:
+        """Life-cycle state (a ``str`` enum: compares equal to 'open', 'closing', ...)."""
+        return self._state
+
+    @property
+    def max_tsdu(self) -> int:
+        """Largest message that goes out as one unfragmented ODATA (12 bytes less with
+        ``options_on_all_data``)."""
+        return self._max_tsdu
+
+    @property
+    def trail(self) -> int:
+        """Trailing edge of the transmit window (wire, 32-bit)."""
+        return self._txw.trail & SQN_MASK
+
+    @property
+    def lead(self) -> int:
+        """Leading edge of the transmit window (wire, 32-bit)."""
+        return self._txw.lead & SQN_MASK
+
+    @property
+    def trail64(self) -> int:
+        """Trailing edge as an unwrapped counter (Windows' 64-bit TrailingEdgeSeqId)."""
+        return self._txw.trail
+
+    @property
+    def lead64(self) -> int:
+        """Leading edge as an unwrapped counter (Windows' 64-bit LeadingEdgeSeqId)."""
+        return self._txw.lead
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes accepted by :meth:`send` and not yet sent."""
+        return self._pending_bytes
+
+    @property
+    def window_bytes_free(self) -> int:
+        """Free bytes in the transmit window."""
+        return self._txw.bytes_free
+
+    @property
+    def outstanding_repairs(self) -> int:
+        """RDATA queued and not yet sent (RM: NumOutstandingNaks)."""
+        return len(self._repairs.queue)
+
+    def send(self, data: bytes, now: float) -> int:
+        """Queue one message; return the sequence number of its first TPDU (wire, 32-bit).
+
+        Raises :class:`WouldBlock` if the send buffer cannot take it now (a message is taken
+        whole or not at all; one larger than the buffer is taken when the buffer is empty),
+        :class:`NotConnected` after :meth:`close`/:meth:`abort`, ``ValueError`` beyond
+        ``max_apdu``.
+        """
+        if self._state is not SourceState.OPEN:
+            raise NotConnected("session closed" if not self._rst else "session aborted")
+        n = len(data)
+        cfg = self.config
+        if n > cfg.max_apdu:
+            raise ValueError(f"message of {n} bytes exceeds max_apdu ({cfg.max_apdu})")
+        if self._pending_bytes and self._pending_bytes + n > cfg.send_buffer_bytes:
+            raise WouldBlock()
+        self._now = now
+        data = bytes(data)
+        first = self._next_sqn
+        if n <= self._max_tsdu:
+            self._pending.append(TxPacket(first, data, None, self._join))
+            self._next_sqn = first + 1
+        else:
+            frags = fragments(first, data, self._max_frag)
+            self._pending.extend(frags)
+            self._next_sqn = first + len(frags)
+        self._pending_bytes += n
+        return first & SQN_MASK
+
+    def close(self, now: float, linger: float | None = None) -> None:
+        """End the session gracefully: OPT_FIN, then linger answering NAKs (RFC 3208 §5.4).
+
+        ``linger`` overrides the config's ``linger_secs`` for this session.
+        """
+        if self._state is not SourceState.OPEN:
+            return
+        if linger is not None:
+            if linger < 0:
+                raise ValueError("linger must be >= 0")
+            self._linger = linger
+        self._now = now
+        self._state = SourceState.CLOSING
+        if self._pending and self.config.fin_on_last_data:
+            self._pending[-1].set_fin()
+        if not self._pending:
+            self._start_linger(now)
+
+    def abort(self, now: float) -> None:
+        """Abort the session: drop queued data, send OPT_RST SPMs, stop answering NAKs."""
+        if self._state is SourceState.CLOSED:
+            return
+        self._now = now
+        self._rst = True
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._repairs.abort()
+        self._state = SourceState.CLOSING
+        self._start_linger(now)
+
+    def _start_linger(self, now: float) -> None:
+        self._state = SourceState.LINGERING
+        self._linger_at = now + self._linger
+        # Only once the last data is out: a FIN SPM's lead is the session's last SQN.
+        opts = (wire.OptRst(n=True),) if self._rst else (wire.OptFin(),)
+        self._spm.linger(now, self.config.spm_close_burst, opts)
+
+    # -- sans-I/O interface -------------------------------------------------------------------
+
+    def next_event(self) -> Event | None:
+        """The next event for the application, or None."""
+        return self._events.popleft() if self._events else None
+
+    def next_timer(self) -> float | None:
+        """Absolute time at which :meth:`handle_timer` or :meth:`datagrams_to_send` has work."""
+        if self._state is SourceState.CLOSED:
+            return None
+        spm = self._spm
+        t = spm.next_deadline()
+        for d in (self._txw.advance_at, self._linger_at):
+            if d is not None and d < t:
+                t = d
+        if self._repairs.ncfs or spm.burst:
+            return self._now
+        pend = self._pending
+        if spm.due or self._repairs.queue or (pend and self._txw.has_room(len(pend[0].data))):
+            r = self._bucket.ready_at(self._now)
+            if r < t:
+                t = r
+        return t
+
+    def handle_timer(self, now: float) -> None:
+        """Run every timer that is due at ``now`` (early calls are harmless)."""
+        if self._state is SourceState.CLOSED:
+            return
+        self._now = now
+        self._spm.on_timer(now)
+        adv = self._txw.advance_at
+        if adv is not None and now >= adv:
+            self._txw.advance(now)
+        if self._linger_at is not None and now >= self._linger_at:
+            self._finish()
+
+    def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
+        """Take one PGM packet addressed to this host (NAK, NNAK, SPMR; others are ignored)."""
+        if self._state is SourceState.CLOSED:
+            return
+        self._now = now
+        if len(datagram) < wire.HEADER_SIZE:
+            self.stats.malformed_packets += 1
+            return
+        if wire.peek_type(datagram) not in _UPSTREAM:
+            # Our own multicast looped back, other sessions' data...: not for a source.
+            self.stats.other_packets += 1
+            return
+        try:
+            pkt = wire.parse(datagram)
+        except wire.PacketError:
+            self.stats.malformed_packets += 1
+            return
+        t = type(pkt)
+        if t is wire.NAK:
+            self._repairs.on_nak(pkt, src, self._txw)  # type: ignore[arg-type]
+        elif t is wire.SPMR:
+            if pkt.gsi == self.gsi and pkt.destination_port == self.sport:
+                self.stats.spmrs_received += 1
+                self._spm.request()
+        elif t is wire.NNAK and pkt.gsi == self.gsi and pkt.destination_port == self.sport:
+            self.stats.nnaks_received += 1
+
+    def datagrams_to_send(self, now: float) -> list[Outgoing]:
+        """Packets to transmit now, in order (NCFs, SPM bursts, then rate-limited traffic)."""
+        if self._state is SourceState.CLOSED:
+            return []
+        self._now = now
+        out: list[Outgoing] = []
+        group = self.group
+        if self._repairs.ncfs:
+            ncfs = self._repairs.take_ncfs()
+            out.extend((n, group, None) for n in ncfs)
+            self.stats.ncf_packets_sent += len(ncfs)
+        if self._send_spms(now, out) and self._send_repairs(now, out) and self._pending:
+            self._send_odata(now, out)
+        return out
+
+    # -- the scheduler -------------------------------------------------------------------------
+
+    def _send_spms(self, now: float, out: list[Outgoing]) -> bool:
+        """The SPM burst owed (not rate-limited), then a due SPM under the token bucket; False
+        when the bucket is empty."""
+        spm = self._spm
+        while spm.burst:
+            spm.burst -= 1
+            pkt = self._build_spm(now)
+            self._spm_sent(pkt, now)
+            out.append((pkt, self.group, None))
+        if spm.due:
+            pkt = self._build_spm(now)
+            if not self._bucket.try_consume(len(pkt) + self._overhead, now):
+                return False
+            self._spm_sent(pkt, now)
+            spm.due = False
+            out.append((pkt, self.group, None))
+        return True
+
+    def _build_spm(self, now: float) -> bytes:
+        """The SPM that would go out at ``now``, not yet counted as sent."""
+        return self._spm.build(self._txw.trail, self._txw.lead)
+
+    def _spm_sent(self, pkt: bytes, now: float) -> None:
+        self._spm.sent(now)
+        self.stats.spm_packets_sent += 1
+        self.stats.total_bytes_sent += len(pkt)
+        self._meter.add(len(pkt), now)
+
+    def _send_repairs(self, now: float, out: list[Outgoing]) -> bool:
+        """RDATA for the queued repairs (RFC 3208 §5.3); False when the bucket is empty."""
+        queue = self._repairs.queue
+        if not queue:
+            return True
+        st = self.stats
+        txw = self._txw
+        trace = self.config.trace_events
+        while queue:
+            sqn = next(iter(queue))
+            tx = txw.get(sqn)
+            if tx is None:  # the trail passed it while queued
+                del queue[sqn]
+                continue
+            if not self._bucket.try_consume(tx.size + self._overhead, now):
+                return False
+            del queue[sqn]
+            pkt = self._data.encode(_RDATA, sqn, txw.trail, tx.data, tx.psum, tx.opts)
+            out.append((pkt, self.group, None))
+            tx.repairs += 1
+            st.repair_packets_sent += 1
+            st.total_bytes_sent += tx.size
+            self._spm.data_sent(now)
+            if trace:
+                self._events.append(RepairSent(self.tsi, sqn & SQN_MASK))
+        return True
+
+    def _send_odata(self, now: float, out: list[Outgoing]) -> None:
+        """ODATA, the bulk: as much as the window and the bucket allow, in a tight loop with
+        the bookkeeping summed up afterwards."""
+        pend = self._pending
+        txw = self._txw
+        packets = txw.packets
+        order = txw.order
+        room = txw.capacity - txw.nbytes
+        encode = self._data.encode
+        consume = self._bucket.try_consume
+        overhead = self._overhead
+        trail = txw.trail
+        group = self.group
+        count = data_bytes = wire_bytes = 0
+        while pend:
+            tx = pend[0]
+            n = len(tx.data)
+            if n > room and packets:
+                break  # window full: wait for the trailing edge to advance
+            size = tx.size
+            if not consume(size + overhead, now):
+                break
+            pend.popleft()
+            tx.sent_at = now
+            packets[tx.sqn] = tx
+            order.append(tx)
+            room -= n
+            out.append((encode(_ODATA, tx.sqn, trail, tx.data, tx.psum, tx.opts), group, None))
+            count += 1
+            data_bytes += n
+            wire_bytes += size
+        if count:
+            txw.lead = order[-1].sqn
+            txw.added(data_bytes, now)
+            self._pending_bytes -= data_bytes
+            st = self.stats
+            st.odata_packets_sent += count
+            st.data_bytes_sent += data_bytes
+            st.total_bytes_sent += wire_bytes
+            self._meter.add(wire_bytes, now)
+            self._spm.data_sent(now)
+            if self._state is SourceState.CLOSING and not pend:
+                self._start_linger(now)
+
+    def _finish(self) -> None:
+        self._state = SourceState.CLOSED
+        self._linger_at = None
+        self._spm.stop()
+        self._repairs.clear()
+        self._txw.clear()
+        self._events.append(SourceClosed(self.tsi))
+
+    # -- statistics ------------------------------------------------------------------------------
+
+    def rates_kbps(self, now: float) -> tuple[float, float]:
+        """(overall, last-second) send rate in kbit/s; reading them changes nothing.
+
+        Overall is over every byte sent (SPM + ODATA + RDATA) since the session started; the
+        "last" figure is over the SPM + ODATA bytes of the last whole second (counted from the
+        start) completed before ``now`` (Windows' RateKBitsPerSecLast; its
+        INTERNAL_RATE_CALCULATION_FREQUENCY is unpublished).
+        """
+        elapsed = now - self._started
+        overall = self.stats.total_bytes_sent * 8 / 1000 / elapsed if elapsed > 0 else 0.0
+        return overall, self._meter.last_kbps(now)
+
+    def info(self, now: float) -> SourceInfo:
+        """A read-only snapshot of the session at ``now`` (see :class:`SourceInfo`)."""
+        overall, last = self.rates_kbps(now)
+        return SourceInfo(
+            tsi=self.tsi,
+            group=self.group,
+            dport=self.dport,
+            nla=self.nla,
+            config=self.config,
+            max_tsdu=self._max_tsdu,
+            state=self._state,
+            trail64=self._txw.trail,
+            lead64=self._txw.lead,
+            pending_bytes=self._pending_bytes,
+            window_bytes_free=self._txw.bytes_free,
+            outstanding_repairs=len(self._repairs.queue),
+            stats=replace(self.stats),
+            rate_kbps_overall=overall,
+            rate_kbps_last=last,
+        )
+
+    def stats_dict(self, now: float) -> dict[str, Any]:
+        """All counters plus window edges and rates, for JSON output."""
+        d: dict[str, Any] = {f.name: getattr(self.stats, f.name) for f in fields(self.stats)}
+        overall, last = self.rates_kbps(now)
+        d.update(
+            trail=self._txw.trail,
+            lead=self._txw.lead,
+            outstanding_repairs=len(self._repairs.queue),
+            window_bytes_free=self._txw.bytes_free,
+            rate_kbps_overall=overall,
+            rate_kbps_last=last,
+        )
+        return d
