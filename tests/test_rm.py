@@ -246,6 +246,23 @@ def test_option_table_is_consistent() -> None:
     assert settable_anytime == {"RM_SET_MESSAGE_BOUNDARY", "RM_FLUSHCACHE"}
 
 
+def test_every_option_row_carries_its_handlers() -> None:
+    """The table is the dispatch: a row may be set iff it has ``apply``, read iff ``read``."""
+    for r in rm.OPTIONS:
+        assert (r.apply is not None) == (r.set and r.implemented), r.name
+        assert (r.read is not None) == r.get, r.name
+
+
+def test_setsockopt_replaces_the_frozen_option_record() -> None:
+    with sender() as s:
+        before = s.options
+        s.setsockopt(pgm.IPPROTO_RM, pgm.RM_LATEJOIN, 10)
+        assert s.options is not before and before.latejoin == 0 and s.options.latejoin == 10
+        with pytest.raises(AttributeError):
+            s.options.latejoin = 20  # type: ignore[misc]
+    assert pgm.socket is pgm.RMSocket is rmsocket.RMSocket
+
+
 def test_porting_page_covers_every_option_and_error() -> None:
     text = (ROOT / "docs" / "windows-porting.md").read_text()
     for r in rm.OPTIONS:

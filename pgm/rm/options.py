@@ -337,7 +337,7 @@ OPTIONS: tuple[OptionRule, ...] = (
     ),
     _rule(
         "RM_SENDER_STATISTICS", "sender", True, False, "RM_SENDER_STATS", 104, False,
-        needs_session=True, maps_to="live Source.stats + window edges + rates",
+        needs_session=True, maps_to="a live PgmSender.info() snapshot (SourceInfo)",
         read=_sender_stats,
     ),
     _rule(
@@ -379,7 +379,7 @@ OPTIONS: tuple[OptionRule, ...] = (
     ),
     _rule(
         "RM_RECEIVER_STATISTICS", "receiver", True, False, "RM_RECEIVER_STATS", 144, False,
-        needs_session=True, maps_to="live Session.stats of the accepted session",
+        needs_session=True, maps_to="a live PgmReceiver.session_info() snapshot of the session",
         read=_receiver_stats,
     ),
     _rule(
