@@ -266,7 +266,7 @@ def test_nak() -> None:
 
     A NAK for an SQN in the transmit window is answered with RDATA at once (the rate limiter has
     room): same SQN, the stored payload, the current trail, multicast to the group.  Like ODATA,
-    the RDATA restarts the heartbeat schedule (OpenPGM, pgm-notes §3.2).
+    the RDATA restarts the heartbeat schedule (OpenPGM; docs/protocol.md §8).
     """
     bench = TxBench()
     msgs = [b"ringo" * 200, b"ichigo" * 200, b"momo" * 200]

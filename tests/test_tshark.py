@@ -10,7 +10,7 @@ error severity (nor ``_ws.malformed``) may appear.  Control frames with a broken
 IPv4 checksum prove that tshark's checks are really on.
 
 Where Wireshark 4.0's dissector and the codec differ, the test checks what can be checked and
-says so here (found with tshark 4.0.17; see also pgm-notes §1.8):
+says so here (found with tshark 4.0.17; see also docs/protocol.md §6):
 
 1. SPMR (type 0x0C) is not dissected at all: packet-pgm.c has no SPMR case, so the frame shows
    as "IPv4 ... PGM (113)" with the PGM bytes as ``data``.  RFC 3208 §13.6 / OpenPGM define
