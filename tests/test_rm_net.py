@@ -203,11 +203,11 @@ def test_sender_options_map_onto_the_engine_and_freeze_at_connect(bed: NetBed) -
     try:
         tx = s.sender
         assert isinstance(tx, PgmSender)
-        cfg = tx.engine.config
+        cfg = tx.config
         assert (cfg.rate_bps, cfg.window_secs, cfg.window_bytes) == (8_000_000, 1.5, 1_500_000)
         assert cfg.window_advance_pct == 20 and cfg.send_buffer_bytes == 1_500_000
         assert tx.transport.ttl == 3
-        assert str(tx.engine.nla) == bed.a.ip4
+        assert str(tx.nla) == bed.a.ip4
         # after connect() only RM_SET_MESSAGE_BOUNDARY may be set; reading still works
         for rule in pgm.OPTIONS:
             if rule.set and rule.before and rule.side in ("sender", "both"):
