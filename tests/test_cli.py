@@ -23,7 +23,6 @@ import pytest
 
 import pgm.io
 from pgm import __version__, cli
-from pgm.cli.follow import finished_when_heard
 from pgm.engine import (
     DataReceived,
     Event,
@@ -593,14 +592,10 @@ def test_recv_no_session_exits_4(
 def test_recv_skips_a_session_that_had_already_ended(
     fake_receiver: type[FakeReceiver], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Joining while an earlier sender lingers: its FIN SPM starts and ends a session at once;
-    that is not the transfer we wait for."""
-    fake_receiver.session_stats = {
-        str(TSI2): {"spms_received": 1},
-        str(TSI1): {"spms_received": 4, "odata_packets_received": 1},
-    }
+    """Joining while an earlier sender lingers: its FIN SPM starts and ends a session at once
+    (the engine says it had ended when first heard); that is not the transfer we wait for."""
     fake_receiver.script = [
-        SessionStarted(TSI2, SRC),
+        SessionStarted(TSI2, SRC, ended_when_heard=True),
         SessionEnded(TSI2, "fin"),
         SessionStarted(TSI1, SRC),
         DataReceived(TSI1, b"new", 0),
@@ -651,12 +646,6 @@ def test_demo_candidates_loopback_first_then_multicast_up() -> None:
     # flags unknown (not Linux): every interface with an IPv4 address, loopback first
     got = local_multicast_candidates(ifaces, lambda name: None)
     assert [i.name for i in got] == ["lo", "eth0", "down0", "nomc0"]
-
-
-def test_finished_when_heard() -> None:
-    assert finished_when_heard({"spms_received": 1})
-    assert not finished_when_heard({"spms_received": 3})
-    assert not finished_when_heard({"spms_received": 1, "odata_packets_received": 2})
 
 
 # -- progress line ---------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def receiver_process(idx: int, plan: DemoPlan, queue: Any) -> None:
         return
     queue.put(("ready", idx, rx.transport.buffer_warning))
     h = hashlib.sha256()
-    follow = FirstSession(lambda tsi: _session_stats(rx, tsi))
+    follow = FirstSession()
     end = "no-session"
     deadline = _clock() + _RECEIVER_WAIT
     next_report = 0.0

@@ -6,10 +6,11 @@ demultiplexer's (:class:`~pgm.sessions.SessionDemux`, set to follow the first se
 start and to record unrecoverable loss rather than end the session on it); this module adds the
 one rule of the command line and the counters both commands report.
 
-The rule: a session whose first packet already carried OPT_FIN — an SPM from a source that had
-finished and was lingering when we joined, an earlier transfer — is not the transfer we wait
-for.  When such a session ends with nothing delivered and nothing lost, it is dropped and the
-next session to start is followed (:attr:`Step.skipped` names it).
+The rule: a session that had already ended when first heard — the engine says so with
+:attr:`SessionStarted.ended_when_heard <pgm.engine.SessionStarted.ended_when_heard>`: its first
+packet was an SPM with OPT_FIN from a source lingering after an earlier transfer — is not the
+transfer we wait for.  When such a session ends (OPT_FIN) with nothing delivered and nothing
+lost, it is dropped and the next session to start is followed (:attr:`Step.skipped` names it).
 
 :meth:`FirstSession.feed` takes one engine event and returns a :class:`Step`: the followed
 session's new messages and loss ranges, in order, and its end once it ended.
@@ -20,9 +21,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from ..engine import Event
+from ..engine import Event, SessionStarted
 from ..sessions import (
     Admit,
     DemuxConfig,
@@ -34,21 +34,10 @@ from ..sessions import (
 )
 from ..wire import NLA, TSI
 
-__all__ = ["FirstSession", "Step", "finished_when_heard"]
+__all__ = ["FirstSession", "Step"]
 
 _MAX_LOSS_RECORDS = 1 << 20
 """Loss ranges kept for the final report (each is one UnrecoverableLoss event)."""
-
-
-def finished_when_heard(session_stats: dict[str, Any]) -> bool:
-    """True for a session whose first packet already carried OPT_FIN, judged from its entry of
-    the receiver's statistics: at most one SPM and no data heard (a lingering source's FIN SPM,
-    not a transfer)."""
-    return (
-        int(session_stats.get("spms_received", 0)) <= 1
-        and int(session_stats.get("odata_packets_received", 0)) == 0
-        and int(session_stats.get("rdata_packets_received", 0)) == 0
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +58,9 @@ _NOTHING = Step()
 
 
 class FirstSession:
-    """The first session heard, followed through a :class:`~pgm.sessions.SessionDemux`.
+    """The first session heard, followed through a :class:`~pgm.sessions.SessionDemux`."""
 
-    ``stats_of(tsi)`` returns the session's entry of the receiver's statistics (for the
-    ended-when-heard rule).
-    """
-
-    def __init__(
-        self,
-        stats_of: Callable[[TSI], dict[str, Any]],
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._stats_of = stats_of
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._demux = SessionDemux(
             DemuxConfig(
@@ -101,6 +81,7 @@ class FirstSession:
         self.messages = 0
         """Messages delivered."""
         self._losses_seen = 0
+        self._ended_when_heard = False
 
     @property
     def tsi(self) -> TSI | None:
@@ -133,8 +114,9 @@ class FirstSession:
         s = self._demux.followed
         if s is None:
             return _NOTHING
-        if s is not self.session:
+        if s is not self.session:  # followed from its SessionStarted: the event just fed
             self.session, self.started_at, self._losses_seen = s, self._clock(), 0
+            self._ended_when_heard = isinstance(e, SessionStarted) and e.ended_when_heard
         messages = tuple(s.pop_all())
         for m in messages:
             self.nbytes += len(m)
@@ -147,7 +129,7 @@ class FirstSession:
             s.end.reason is EndReason.FIN
             and not self.messages
             and not s.loss_events
-            and finished_when_heard(self._stats_of(s.tsi))
+            and self._ended_when_heard
         ):
             self._demux.drop(s)
             self.session = None

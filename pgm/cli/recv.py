@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from ..engine import ReceiverConfig
     from ..interfaces import Interface
     from ..io import PgmReceiver
-    from ..wire import TSI
     from .follow import FirstSession, Step
 
 __all__ = ["add_parser", "open_output", "run"]
@@ -141,16 +140,16 @@ class _Receive:
         self.args = args
         self.rx = rx
         self.out = out
-        self.follow: FirstSession = FirstSession(self.session_stats)
+        self.follow: FirstSession = FirstSession()
         self.end = "?"
         self.status = EXIT_OK
         self._shown_losses = 0
         self._meter = RateMeter()
         self.progress = ProgressLine(self.render)
 
-    def session_stats(self, tsi: TSI | None = None, st: dict[str, Any] | None = None) -> Any:
-        """The session's entry of the receiver's statistics (default: the followed one's)."""
-        tsi = tsi if tsi is not None else self.follow.tsi
+    def session_stats(self, st: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The followed session's entry of the receiver's statistics ``st`` (default: now)."""
+        tsi = self.follow.tsi
         st = st if st is not None else self.rx.stats()
         sessions: dict[str, Any] = st["sessions"]
         return dict(sessions.get(str(tsi), {})) if tsi is not None else {}
@@ -308,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
         nbytes=f.nbytes,
         messages=f.messages,
         duration=(f.ended_at - f.started_at) if f.tsi is not None else 0.0,
-        session_stats=r.session_stats(st=st),
+        session_stats=r.session_stats(st),
         stats=st,
         lost_ranges=f.lost_ranges,
         loss_events=f.loss_events,
