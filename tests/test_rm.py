@@ -38,6 +38,7 @@ from pgm.engine import (
     SourceConfig,
     UnrecoverableLoss,
 )
+from pgm.rm.base import SocketState
 from pgm.rm.hub import Hub
 from pgm.rm.listener import ListenerRole
 from pgm.wire import TSI
@@ -741,7 +742,7 @@ class Fed:
         role = ListenerRole()
         role.hub = self.hub
         self.sock._role = role
-        self.sock._state = "listening"
+        self.sock._state = SocketState.LISTENING
         self.rx = FakeRx()
         self.hub.attach(self.rx)  # type: ignore[arg-type]
 

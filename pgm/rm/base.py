@@ -14,6 +14,7 @@ convenience (SO_LINGER is used by ``close()``).
 from __future__ import annotations
 
 import contextlib
+import enum
 import socket as _socket
 import struct
 import threading
@@ -35,7 +36,7 @@ from .sender import SenderRole
 from .session import SessionRole
 from .structs import RM_RECEIVER_STATS, RM_SENDER_STATS
 
-__all__ = ["DEFAULT_LINGER", "Role", "SocketBase", "local_address", "no_flags"]
+__all__ = ["DEFAULT_LINGER", "Role", "SocketBase", "SocketState", "local_address", "no_flags"]
 
 _clock = time.monotonic
 _WAIT_SLICE = 0.2
@@ -54,7 +55,25 @@ _SOL_STORED = {
 Role = SenderRole | ListenerRole | SessionRole
 
 
+class SocketState(enum.Enum):
+    """Where a socket is in its life: ``bind`` moves NEW to BOUND (choosing the role),
+    ``connect`` BOUND (or NEW) to CONNECTED, ``listen`` BOUND to LISTENING; ``accept`` makes
+    sockets that start ACCEPTED; ``close`` moves any state to CLOSED."""
+
+    NEW = "new"
+    BOUND = "bound"
+    CONNECTED = "connected"
+    LISTENING = "listening"
+    ACCEPTED = "accepted"
+    CLOSED = "closed"
+
+
+#: States after connect() / listen() / accept(): options marked "before" are frozen.
+_STARTED = frozenset({SocketState.CONNECTED, SocketState.LISTENING, SocketState.ACCEPTED})
+
+
 def local_address(addr: IPv4Address, what: str) -> None:
+    """WSAEADDRNOTAVAIL unless ``addr`` is an address of this host."""
     try:
         resolve_interface(str(addr), 4)
     except InterfaceError as exc:
@@ -64,6 +83,7 @@ def local_address(addr: IPv4Address, what: str) -> None:
 
 
 def no_flags(flags: int, what: str) -> None:
+    """Send and receive flags are not supported: WSAEOPNOTSUPP unless 0."""
     if flags:
         raise rm_error("WSAEOPNOTSUPP", f"{what}: flags {flags:#x} are not supported")
 
@@ -109,7 +129,7 @@ class SocketBase:
         self._loss = loss
         self._timeout: float | None = _socket.getdefaulttimeout()
         self._lock = threading.RLock()
-        self._state = "new"  # new, bound, connected, listening, accepted, closed
+        self._state = SocketState.NEW
         self._role: Role | None = None
         self._bound: tuple[IPv4Address, int] | None = None
         self._peer: tuple[str, int] | None = None
@@ -173,13 +193,15 @@ class SocketBase:
 
     def __repr__(self) -> str:
         kind = {c.SOCK_RDM: "SOCK_RDM", c.SOCK_STREAM: "SOCK_STREAM"}[self._type]
-        return f"<pgm.socket {kind} {self._state} role={self._kind} transport={self._transport}>"
+        return (
+            f"<pgm.socket {kind} {self._state.value} role={self._kind} transport={self._transport}>"
+        )
 
     def fileno(self) -> int:
         """A descriptor for ``select``/``selectors``: readable while a session waits to be
         accepted (listening socket) or data / the session's end waits to be read (accepted
         socket).  Never readable on a sender.  -1 once closed."""
-        return -1 if self._state == "closed" else self._rsock.fileno()
+        return -1 if self._state is SocketState.CLOSED else self._rsock.fileno()
 
     def settimeout(self, value: float | None) -> None:
         """None: blocking; 0: non-blocking (WSAEWOULDBLOCK); > 0: WSAETIMEDOUT after that long."""
@@ -224,7 +246,7 @@ class SocketBase:
 
     def _set_readable(self, flag: bool) -> None:
         """Keep exactly one byte in the socket pair while readable (caller holds the lock)."""
-        if flag == self._signalled or self._state == "closed":
+        if flag == self._signalled or self._state is SocketState.CLOSED:
             return
         self._signalled = flag
         with contextlib.suppress(OSError):
@@ -236,7 +258,7 @@ class SocketBase:
     # -- state checks ------------------------------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._state == "closed":
+        if self._state is SocketState.CLOSED:
             raise rm_error("WSAENOTSOCK", "the socket is closed")
 
     def _wait(self, ready: Callable[[], bool], what: str) -> None:
@@ -250,7 +272,7 @@ class SocketBase:
         assert hub is not None and hub.cond is not None
         end = None if timeout is None else _clock() + timeout
         while not ready():
-            if self._state == "closed":
+            if self._state is SocketState.CLOSED:
                 raise rm_error("WSAENOTSOCK", f"{what}: the socket was closed")
             if hub.error is not None:
                 raise rm_error("WSAENETDOWN", f"PGM I/O thread failed: {hub.error!r}")
@@ -314,7 +336,7 @@ class SocketBase:
             if not rule.set or rule.apply is None:
                 raise rm_error("WSAENOPROTOOPT", f"setsockopt: {rule.name} cannot be set")
             self._check_side(rule, "setsockopt")
-            if rule.before and (self._state in ("connected", "listening", "accepted")):
+            if rule.before and (self._state in _STARTED):
                 when = "connect()" if self._kind == "sender" else "listen()"
                 raise rm_error("WSAEINVAL", f"setsockopt: {rule.name} must be set before {when}")
             raw = encode_optval(rule, value)

@@ -45,7 +45,7 @@ from typing import Any
 from ..io import PgmReceiver, PgmSender
 from . import constants as c
 from .addresses import socket_address
-from .base import DEFAULT_LINGER, SocketBase, local_address, no_flags
+from .base import DEFAULT_LINGER, SocketBase, SocketState, local_address, no_flags
 from .errors import RMMessageSize, rm_error
 from .listener import ListenerRole
 from .sender import SenderRole, source_config
@@ -96,7 +96,7 @@ class RMSocket(SocketBase):
         local address on a sender selects the sending interface unless RM_SET_SEND_IF does."""
         with self._lock:
             self._check_open()
-            if self._state != "new":
+            if self._state is not SocketState.NEW:
                 raise rm_error("WSAEINVAL", "bind: the socket is already bound")
             addr, port = socket_address(address, "bind")
             if addr.is_multicast:
@@ -111,7 +111,7 @@ class RMSocket(SocketBase):
                     local_address(addr, "bind")
                 self._role = SenderRole(self._lock)
             self._bound = (addr, port)
-            self._state = "bound"
+            self._state = SocketState.BOUND
 
     def connect(self, address: tuple[str, int]) -> None:
         """Start the sending session to ``(group, port)`` (no handshake: SPMs go out at once).
@@ -121,7 +121,7 @@ class RMSocket(SocketBase):
         """
         with self._lock:
             self._check_open()
-            if self._state == "connected":
+            if self._state is SocketState.CONNECTED:
                 raise rm_error("WSAEISCONN", "connect: the session is already connected")
             if self._kind in ("receiver", "session"):
                 raise rm_error(
@@ -134,10 +134,10 @@ class RMSocket(SocketBase):
                 raise rm_error("WSAEINVAL", f"connect: {group} is not a multicast group")
             if not 0 < port < 0x10000:
                 raise rm_error("WSAEINVAL", "connect: the port must be 1..65535")
-            if self._state == "new":
+            if self._state is SocketState.NEW:
                 self._role = SenderRole(self._lock)
                 self._bound = (IPv4Address("0.0.0.0"), 0)
-                self._state = "bound"
+                self._state = SocketState.BOUND
             role = self._role
             assert isinstance(role, SenderRole) and self._bound is not None
             opts = self.options
@@ -157,7 +157,7 @@ class RMSocket(SocketBase):
                 loop=self._loop,
             )
             self._peer = (str(group), port)
-            self._state = "connected"
+            self._state = SocketState.CONNECTED
 
     def connect_ex(self, address: tuple[str, int]) -> int:
         """:meth:`connect` returning 0 or the errno instead of raising."""
@@ -173,12 +173,12 @@ class RMSocket(SocketBase):
         sessions are bounded by ``ReceiverConfig.max_sessions``.  Calling it again is a no-op."""
         with self._lock:
             self._check_open()
-            if self._state == "listening":
+            if self._state is SocketState.LISTENING:
                 return
-            if self._state == "new":
+            if self._state is SocketState.NEW:
                 raise rm_error("WSAEINVAL", "listen: bind() the group and port first")
             if self._kind == "sender":
-                if self._state == "connected":
+                if self._state is SocketState.CONNECTED:
                     raise rm_error("WSAEISCONN", "listen: the socket is a connected sender")
                 raise rm_error(
                     "WSAEINVAL",
@@ -200,7 +200,7 @@ class RMSocket(SocketBase):
                 max_queue_bytes=self._max_queue,
                 loss=self._loss,
             )
-            self._state = "listening"
+            self._state = SocketState.LISTENING
 
     def accept(self) -> tuple[RMSocket, tuple[str, int]]:
         """The next sender session: ``(socket, (sender_ip, source_port))``.
@@ -211,7 +211,11 @@ class RMSocket(SocketBase):
         """
         self._check_open()
         role, hub = self._role, self._hub
-        if self._state != "listening" or not isinstance(role, ListenerRole) or hub is None:
+        if (
+            self._state is not SocketState.LISTENING
+            or not isinstance(role, ListenerRole)
+            or hub is None
+        ):
             raise rm_error("WSAEINVAL", "accept: call listen() first")
         assert hub.cond is not None
         with hub.cond:
@@ -229,7 +233,7 @@ class RMSocket(SocketBase):
                 max_queue_bytes=self._max_queue,
             )
             conn._role = SessionRole(hub, sess)
-            conn._state = "accepted"
+            conn._state = SocketState.ACCEPTED
             conn._bound = self._bound
             conn.options = self.options
             conn._peer = (str(sess.source), sess.tsi.source_port)
@@ -402,7 +406,7 @@ class RMSocket(SocketBase):
 
     def _abort(self) -> None:
         with self._lock:
-            if self._state == "closed":
+            if self._state is SocketState.CLOSED:
                 return
             role = self._role
         if isinstance(role, SenderRole):
@@ -421,7 +425,7 @@ class RMSocket(SocketBase):
         PGM socket is released when the listening socket and every accepted one are closed.
         Idempotent."""
         with self._lock:
-            if self._state == "closed":
+            if self._state is SocketState.CLOSED:
                 return
             role = self._role
         if isinstance(role, SenderRole) and role.tx is not None:
@@ -434,7 +438,7 @@ class RMSocket(SocketBase):
 
     def _release(self) -> None:
         with self._lock:
-            if self._state == "closed":
+            if self._state is SocketState.CLOSED:
                 return
             role = self._role
             hub = self._hub
@@ -448,9 +452,9 @@ class RMSocket(SocketBase):
                     hub.refs -= 1
                     if hub.refs == 0:
                         rx_to_close = hub.rx
-                    self._state = "closed"
+                    self._state = SocketState.CLOSED
                     hub.cond.notify_all()
-            self._state = "closed"
+            self._state = SocketState.CLOSED
             for sock in (self._rsock, self._wsock):
                 with contextlib.suppress(OSError):
                     sock.close()
