@@ -30,7 +30,6 @@ from pgm.engine import (
     SessionStarted,
     UnrecoverableLoss,
 )
-from pgm.interfaces import Interface, local_multicast_candidates
 from pgm.progress import ProgressLine, format_bytes, format_rate
 from pgm.wire import TSI
 
@@ -623,29 +622,6 @@ def test_recv_loss_option_and_several_interfaces(
     assert rx.kw["loss"] == 0.05
     assert len(rx.kw["ifaces"]) == 2
     assert rx.kw["config"].peer_expiry == 300.0  # no --timeout: the engine default
-
-
-# -- demo helpers ----------------------------------------------------------------------------------
-
-
-def iface(name: str, addr: str, index: int) -> Interface:
-    return Interface(name, index, (IPv4Address(addr),), ())
-
-
-def test_demo_candidates_loopback_first_then_multicast_up() -> None:
-    ifaces = [
-        iface("eth0", "192.0.2.1", 2),
-        iface("lo", "127.0.0.1", 1),
-        iface("down0", "192.0.2.9", 3),
-        iface("nomc0", "192.0.2.10", 4),
-        Interface("v6only", 5, (), ()),
-    ]
-    flags = {"eth0": 0x1003, "lo": 0x9, "down0": 0x1002, "nomc0": 0x3}
-    got = local_multicast_candidates(ifaces, flags.get)
-    assert [i.name for i in got] == ["lo", "eth0"]
-    # flags unknown (not Linux): every interface with an IPv4 address, loopback first
-    got = local_multicast_candidates(ifaces, lambda name: None)
-    assert [i.name for i in got] == ["lo", "eth0", "down0", "nomc0"]
 
 
 # -- progress line ---------------------------------------------------------------------------------
