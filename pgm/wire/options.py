@@ -72,7 +72,7 @@ OPX_DISCARD = 2
 OPX_RESERVED = 3
 
 OPT_F_RFC = 0x04  # F / OP_ENCODED as RFC 3208's figure places it
-OPT_F_OPENPGM = 0x08  # ... and as OpenPGM writes it (pgm-notes §1.8)
+OPT_F_OPENPGM = 0x08  # ... and as OpenPGM writes it (docs/protocol.md §6)
 OPT_U = 0x80  # U / OP_ENCODED_NULL in byte 3
 
 #: RFC 3208 §9: "a maximum of 16 options" per packet (OPT_LENGTH not counted here).
@@ -292,7 +292,7 @@ class OptRedirect(Option):
 #: OPT_PARITY_PRM bits in byte 3 as RFC 3208 §9.6.1's figure (and Wireshark) place them.
 PARITY_PRM_PRO_RFC = 0x02
 PARITY_PRM_OND_RFC = 0x01
-#: ... and as OpenPGM writes and reads them (swapped; pgm-notes §1.8, §5.2).
+#: ... and as OpenPGM writes and reads them (swapped; docs/protocol.md §6).
 PARITY_PRM_PRO_OPENPGM = 0x01
 PARITY_PRM_OND_OPENPGM = 0x02
 

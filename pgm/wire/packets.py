@@ -13,8 +13,9 @@ read and change fields freely, call :meth:`Packet.encode`.  :func:`parse` checks
 receiver must check and raises a :class:`~pgm.wire.errors.PacketError` subclass on anything
 malformed; nothing else escapes it.
 
-Header flags use the values real implementations put on the wire (pgm-notes §1.3): PRESENT 0x01,
-NETWORK 0x02, VAR_PKTLEN 0x40, PARITY 0x80 (not the RFC text's MSB-first bit numbering).
+Header flags use the values real implementations put on the wire (docs/protocol.md §2):
+PRESENT 0x01, NETWORK 0x02, VAR_PKTLEN 0x40, PARITY 0x80 (not the RFC text's MSB-first bit
+numbering).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A NAK names one sequence number, plus up to 62 more in OPT_NAK_LIST.  It is accepted only when
-it matches this session exactly, by OpenPGM's rules (docs/protocol.md): ports swapped, our GSI,
+it matches this session exactly, by OpenPGM's rules (docs/protocol.md §12): ports swapped, our GSI,
 and its source NLA and group NLA naming our path NLA and group.  A parity NAK is dropped (no FEC
 on this session, as OpenPGM without FEC), and after an abort (OPT_RST with N) nothing is
 answered.
@@ -81,7 +81,7 @@ class RepairQueue:
     def on_nak(self, nak: wire.NAK, src: wire.NLA, window: TransmitWindow) -> None:
         """Take one parsed NAK from ``src``: count it, confirm it, queue its repairs."""
         st = self._stats
-        # OpenPGM's acceptance rules (docs/protocol.md): ports swapped, our GSI ...
+        # OpenPGM's acceptance rules (docs/protocol.md §12): ports swapped, our GSI ...
         if (
             nak.gsi != self._gsi
             or nak.destination_port != self._sport
