@@ -6,12 +6,14 @@ Theory of operation
 timers and owns the one receive path of data.  Each session's state is a :class:`Session`
 (:mod:`.session`); its missing sequence numbers walk the NAK state machine of :mod:`.nak`,
 whose table :data:`NAK_TRANSITIONS` is the machine's only truth; :mod:`.delivery` hands data to
-the application in order, reassembles fragments and reports loss where it falls.
+the application in order, reassembles fragments and reports loss where it falls; :mod:`.stats`
+holds the counters and the read-only :class:`SessionInfo` snapshot.
 """
 
 from .nak import NAK_TRANSITIONS, NakAction, NakInput, NakRow, NakState, NakTimer
-from .receiver import Receiver, ReceiverStats
-from .session import Session, SessionInfo, SessionStats
+from .receiver import Receiver
+from .session import Session
+from .stats import ReceiverStats, SessionInfo, SessionStats
 
 __all__ = [
     "NAK_TRANSITIONS",

@@ -42,7 +42,6 @@ import os
 import random
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from itertools import count
 
 from ... import wire
@@ -63,38 +62,14 @@ from ..events import (
 )
 from .delivery import Held, deliver
 from .nak import NakInput, NakMachine, NakRecord, NakState, NakTimer
-from .session import Session, SessionInfo
+from .session import Session
+from .stats import ReceiverStats, SessionInfo
 
-__all__ = ["Receiver", "ReceiverStats"]
+__all__ = ["Receiver"]
 
 _ODATA = wire.TYPE_ODATA
 _RDATA = wire.TYPE_RDATA
 _PARITY = wire.FLAG_PARITY
-
-
-@dataclass(slots=True)
-class ReceiverStats:
-    """Counters of the receiver as a whole (packets that belong to no session)."""
-
-    malformed_packets: int = 0
-    """Packets that failed to parse (checksum, lengths, options, ...)."""
-    wrong_port: int = 0
-    """Downstream packets for another data-destination port."""
-    wrong_group: int = 0
-    """Packets addressed to another group."""
-    unknown_session: int = 0
-    """NCFs and upstream packets for sessions we do not have."""
-    sessions_rejected: int = 0
-    """Packets of new sessions refused because ``max_sessions`` was reached."""
-    ended_session_packets: int = 0
-    """Packets of sessions that already ended."""
-    sessions_started: int = 0
-    """Sessions created."""
-    sessions_ended: int = 0
-    """Sessions ended (FIN, RST or expiry)."""
-    parity_packets_ignored: int = 0
-    """ODATA/RDATA with the PARITY flag (FEC repair packets), dropped: FEC is not implemented,
-    and a parity packet is never data (every session's, also those not yet heard)."""
 
 
 class Receiver:

@@ -21,7 +21,7 @@ A :class:`Session` is plain state, changed only by the receiver's modules:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import Any
 
 from ...wire import NLA, TSI
@@ -29,119 +29,9 @@ from ...wire.sqn import SQN_MASK, sqn_unwrap
 from ..events import EndReason, LossReason
 from .delivery import Held
 from .nak import NakMachine, NakRecord, NakState
+from .stats import SessionInfo, SessionStats
 
-__all__ = ["Session", "SessionInfo", "SessionStats"]
-
-
-@dataclass(slots=True)
-class SessionStats:
-    """Counters of one session; every field of Windows' RM_RECEIVER_STATS has a counterpart.
-
-    Byte counts are PGM packet bytes (PGM header included, IP/UDP headers not), except
-    ``data_bytes_received`` which counts application bytes.
-    """
-
-    odata_packets_received: int = 0
-    """Unique ODATA sequence numbers received (RM: NumODataPacketsReceived)."""
-    rdata_packets_received: int = 0
-    """Unique RDATA sequence numbers received (RM: NumRDataPacketsReceived)."""
-    duplicate_data_packets: int = 0
-    """Data for sequence numbers already held or delivered (RM: NumDuplicateDataPackets)."""
-    data_bytes_received: int = 0
-    """Application bytes delivered (RM: DataBytesReceived)."""
-    total_bytes_received: int = 0
-    """Bytes of SPM + ODATA + RDATA packets (RM: TotalBytesReceived)."""
-    selective_naks_sent: int = 0
-    """Sequence numbers requested in NAKs (a NAK list counts each) (RM: TotalSelectiveNaksSent)."""
-    parity_naks_sent: int = 0
-    """Parity NAKs sent (RM: TotalParityNaksSent; 0 until FEC)."""
-    nak_packets_sent: int = 0
-    """NAK packets sent."""
-    ncfs_received: int = 0
-    """NCF packets heard for this session."""
-    spms_received: int = 0
-    """SPMs accepted."""
-    spms_out_of_sequence: int = 0
-    """SPMs discarded for an old SPM sequence number (RFC 3208 §6.2)."""
-    spmrs_sent: int = 0
-    """SPM requests sent (unicast + multicast count as one)."""
-    out_of_window: int = 0
-    """Data packets too far ahead of the delivery point (``max_window_sqns``)."""
-    buffer_drops: int = 0
-    """Data packets dropped because ``max_buffer_bytes`` was reached (NAKed again later)."""
-    lost_sqns: int = 0
-    """Sequence numbers reported lost."""
-    loss_events: int = 0
-    """UnrecoverableLoss events emitted."""
-    apdus_delivered: int = 0
-    """Messages delivered."""
-    window_samples: int = 0
-    """Data packets that sampled the window occupancy (lead - next + 1); the others took the
-    in-order path, where the occupancy is 1."""
-    window_sum: int = 0
-    """Sum of window-occupancy samples."""
-    window_min: int = 0
-    """Smallest window occupancy seen (RM: MinSequencesInWindow)."""
-    window_max: int = 0
-    """Largest window occupancy seen (RM: MaxSequencesInWindow)."""
-    parity_packets_ignored: int = 0
-    """ODATA/RDATA with the PARITY flag, dropped unread (FEC is not implemented)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionInfo:
-    """A read-only snapshot of one session (:meth:`Receiver.session_info`), live or ended.
-
-    Sequence numbers here are 64-bit: the first one of the stream (:attr:`first_sqn`) is its
-    wire number and they count on past 2**32 after that (low 32 bits = the wire's), as
-    Windows' RM_RECEIVER_STATS numbers them.  An empty window has ``lead == next - 1``, which
-    is -1 when the stream starts at 0.  An ended session's figures are frozen at its end.
-    """
-
-    tsi: TSI
-    """The session."""
-    source: NLA
-    """IP address its packets come from."""
-    started: bool
-    """Its window start is known (the first SPM or data packet was taken)."""
-    ended: bool
-    """It ended (:attr:`end_reason` says how); nothing more is delivered for it."""
-    end_reason: EndReason | None
-    """FIN, RST or EXPIRED once ended, else None."""
-    ended_when_heard: bool
-    """The first packet heard was an SPM with OPT_FIN or OPT_RST: the source had already
-    finished, nothing was ever to be delivered (see :class:`~pgm.engine.SessionStarted`)."""
-    first_sqn: int
-    """First sequence number of the stream the application sees (delivered or reported lost):
-    the first data packet's, or an SPM's leading edge + 1 (RFC 3208 §6.1)."""
-    trail: int
-    """The source's trailing edge as last advertised."""
-    lead: int
-    """Highest sequence number known to exist (received, or advertised by an SPM or NCF)."""
-    next: int
-    """Next sequence number to deliver (everything below was delivered or reported lost)."""
-    first_nak: int | None
-    """Lowest sequence number being repaired (RM FirstNakSequenceNumber), or None."""
-    pending_naks: int
-    """Sequence numbers waiting for an NCF, back-off included (RM NumPendingNaks)."""
-    outstanding_naks: int
-    """Sequence numbers NAKed and confirmed, waiting for the repair (RM NumOutstandingNaks)."""
-    buffered_packets: int
-    """Data packets held for in-order delivery (RM NumDataPacketsBuffered)."""
-    buffered_bytes: int
-    """Payload bytes of those packets."""
-    window_average: int
-    """Average sequences in the window over all data packets (RM AverageSequencesInWindow)."""
-    window_min: int
-    """Smallest window occupancy seen (RM MinSequencesInWindow)."""
-    window_max: int
-    """Largest window occupancy seen (RM MaxSequencesInWindow)."""
-    rate_kbps_overall: float
-    """Receive rate since the session started, kbit/s of PGM packet bytes."""
-    rate_kbps_last: float
-    """Receive rate over the last interval of at least a second, kbit/s."""
-    stats: SessionStats
-    """A copy of the session's counters."""
+__all__ = ["Session"]
 
 
 class Session:
@@ -301,7 +191,9 @@ class Session:
         )
 
     def stats_dict(self, now: float) -> dict[str, Any]:
-        """Counters, window edges and NAK figures, for JSON output."""
+        """Counters, window edges and NAK figures, for JSON output.  Besides the counters:
+        ``first_sqn`` (64-bit, see :class:`SessionInfo`), ``ended_when_heard`` and
+        ``end_reason`` ("fin", "rst", "expired" or None)."""
         d: dict[str, Any] = {f.name: getattr(self.stats, f.name) for f in fields(self.stats)}
         pending, outstanding = self.nak_counts()
         overall, last = self.rates_kbps(now)
@@ -319,6 +211,9 @@ class Session:
             window_average=self.window_average(),
             rate_kbps_overall=overall,
             rate_kbps_last=last,
+            first_sqn=self.first - self.base,
+            ended_when_heard=self.ended_when_heard,
+            end_reason=None if self.end_reason is None else self.end_reason.value,
         )
         return d
 
