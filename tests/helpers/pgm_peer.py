@@ -15,17 +15,18 @@ sender:   READY <gsi hex> <source port> -- waits for "go" -- [with --late: HALF 
           OPT_FIN, linger ``--linger`` s answering NAKs -- one JSON line: ``stats``, ``apdus``,
           ``messages``, ``bytes``, ``send_seconds``, ``close_time``, ``cpu``.
 receiver: READY -- LAST once the last message of ``--expect`` arrived -- follows the first
-          session until it ends (FIN, RST, expiry), ``--count`` messages arrived, or
-          ``--timeout`` s passed -- one JSON line: ``messages``, ``bytes``, ``ended``, ``lost``,
-          ``last``, ``first_time``/``last_time`` (monotonic, of the first and last message),
-          ``end_time``, ``cpu``, ``session`` (its statistics).  Exit 0 when the session ended
-          with FIN (or ``--count`` was reached) and nothing was lost, 3 otherwise, 4 when no
-          session was heard at all.
+          session (:class:`pgm.sessions.SessionDemux`) until it ends (FIN, RST, expiry),
+          ``--count`` messages arrived, or ``--timeout`` s passed -- one JSON line:
+          ``messages``, ``bytes``, ``ended``, ``lost``, ``last``, ``first_time`` /
+          ``last_time`` (monotonic, of the first and last message), ``end_time``, ``cpu``,
+          ``session`` (its statistics).  Exit 0 when the session ended with FIN (or ``--count``
+          was reached) and nothing was lost, 3 otherwise, 4 when no session was heard at all.
 
 End of file on stdin counts as every command, so a caller that needs no choreography (the
 benchmark, the e2e tests) starts the peer with stdin at /dev/null.  Message files hold
 ``[4-byte big-endian length][bytes]`` records (tests/interop/peerio.py); ``--count N --size B``
 sends N generated messages of B bytes instead, and a receiver without ``--out`` only counts.
+Empty messages are not passed on (the demultiplexer skips them).
 
 ``--zmq`` frames the messages the ZeroMQ way (2-byte offset + ZMTP/1.0 frames, never more than
 one TPDU per APDU; tests/interop/zmtp.py) when sending, and decodes that framing when receiving.
@@ -44,15 +45,9 @@ from typing import Any, BinaryIO
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
-from pgm.engine import (
-    DataReceived,
-    ReceiverConfig,
-    SessionEnded,
-    SessionStarted,
-    SourceConfig,
-    UnrecoverableLoss,
-)
+from pgm.engine import Event, ReceiverConfig, SourceConfig, UnrecoverableLoss
 from pgm.io import PgmReceiver, PgmSender
+from pgm.sessions import Admit, DemuxConfig, SessionDemux, SessionEnd
 from tests.interop.peerio import read_messages, say, wait_command
 
 BATCH = 64  # messages per send_many() call
@@ -136,6 +131,8 @@ class _Sink:
         self.messages = self.bytes = 0
         self.got_last = False
         self.first_time = self.last_time = 0.0
+        self.lost: list[tuple[int, int, str]] = []
+        """Ranges lost for good: (first, last, reason)."""
 
     def _decoder(self) -> Any:
         if not self.zmq:
@@ -166,43 +163,61 @@ class _Sink:
         self.decoder = self._decoder()  # resynchronise at the next message start
 
 
+def _follow(demux: SessionDemux, events: list[Event], sink: _Sink) -> SessionEnd | None:
+    """Feed a batch to the demultiplexer (cut after each loss, so the sink sees messages and
+    gaps in stream order); the followed session's end, once it ended."""
+    start = 0
+    for i, e in enumerate(events):
+        if type(e) is UnrecoverableLoss:
+            _drain(demux, events[start : i + 1], sink)
+            start = i + 1
+    return _drain(demux, events[start:], sink)
+
+
+def _drain(demux: SessionDemux, events: list[Event], sink: _Sink) -> SessionEnd | None:
+    demux.feed(events)
+    s = demux.followed
+    if s is None:
+        return None
+    for m in s.pop_all():
+        sink.data(m)
+    if len(s.losses) > len(sink.lost):
+        sink.lost.extend((r.first, r.last, r.reason) for r in s.losses[len(sink.lost) :])
+        sink.loss()
+    return s.end
+
+
 def recv(args: argparse.Namespace) -> int:
     expect = read_messages(args.expect) if args.expect else []
     cfg = ReceiverConfig(max_buffer_bytes=256 << 20, max_pending_naks=args.max_pending_naks)
+    # the first session heard, from its start; loss is recorded, delivery goes on after it
+    demux = SessionDemux(
+        DemuxConfig(
+            max_bytes=1 << 62, admit=Admit.ON_START, follow_first=True, loss_ends_session=False
+        )
+    )
     out = open(args.output, "wb") if args.output else None  # noqa: SIM115 - closed below
     sink = _Sink(out, expect[-1] if expect else None, args.zmq)
-    lost: list[tuple[int, int, str]] = []
-    ended = tsi = None
+    end: SessionEnd | None = None
     with PgmReceiver(
         args.group, args.port, ifaces=args.iface, transport=args.transport, config=cfg
     ) as rx:
         say("READY")
-        end = time.monotonic() + args.timeout
-        done = False
-        while not done and time.monotonic() < end:
-            for e in rx.next_events(min(0.5, max(0.0, end - time.monotonic()))):
-                if tsi is None and isinstance(e, SessionStarted):
-                    tsi = e.tsi  # follow the first session heard, ignore the others
-                if tsi is None or getattr(e, "tsi", None) != tsi:
-                    continue
-                if type(e) is DataReceived:
-                    sink.data(e.data)
-                    done = args.count is not None and sink.messages >= args.count
-                elif type(e) is UnrecoverableLoss:
-                    lost.append((e.first, e.last, e.reason))
-                    sink.loss()
-                elif type(e) is SessionEnded:
-                    ended, done = e.reason, True
-                if done:
-                    break
+        deadline = time.monotonic() + args.timeout
+        while end is None and time.monotonic() < deadline:
+            events = rx.next_events(min(0.5, max(0.0, deadline - time.monotonic())))
+            end = _follow(demux, events, sink)
+            if args.count is not None and sink.messages >= args.count:
+                break
         stats = rx.stats()
     if out is not None:
         out.close()
+    tsi = demux.followed.tsi if demux.followed is not None else None
     result = {
         "messages": sink.messages,
         "bytes": sink.bytes,
-        "ended": ended,
-        "lost": lost,
+        "ended": end.reason.value if end is not None else None,
+        "lost": sink.lost,
         "last": sink.got_last,
         "first_time": sink.first_time,
         "last_time": sink.last_time,
@@ -213,8 +228,9 @@ def recv(args: argparse.Namespace) -> int:
     say(json.dumps(result))
     if tsi is None:
         return 4
-    complete = ended == "fin" or (args.count is not None and sink.messages >= args.count)
-    return 0 if complete and not lost else 3
+    graceful = end is not None and end.graceful
+    complete = graceful or (args.count is not None and sink.messages >= args.count)
+    return 0 if complete and not sink.lost else 3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
