@@ -1,8 +1,10 @@
 """Configuration of the engine: one dataclass per side, real units, documented defaults.
 
 Times are seconds, sizes bytes, rates bits per second.  Every queue and table the engine fills
-has its cap here.  Defaults follow OpenPGM as ZeroMQ configures it (pgm-notes §3.1) unless a
-field says otherwise; the Windows-style facade translates RM_* options onto these fields.
+has its cap here.  Defaults follow OpenPGM as ZeroMQ configures it (docs/protocol.md §12)
+unless a field says otherwise; the Windows-style facade translates RM_* options onto these
+fields.  Both configs are frozen and validated when built: derive a variant with
+:func:`dataclasses.replace`, which validates it again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ DATA_BODY = 8  # SQN + TRAIL
 OPT_LENGTH_SIZE = 4
 OPT_FRAGMENT_SIZE = 16
 
-#: OpenPGM's heartbeat SPM schedule after data (pgm-notes §3.1): 100 ms ×4, 1.3 s, 7, 16, 25, 30 s.
+#: OpenPGM's heartbeat SPM schedule after data (docs/protocol.md §12): 100 ms ×4, 1.3, 7, 16,
+#: 25, 30 s.
 OPENPGM_HEARTBEATS = (0.1, 0.1, 0.1, 0.1, 1.3, 7.0, 16.0, 25.0, 30.0)
 
 
@@ -30,7 +33,7 @@ def _positive(name: str, value: float) -> None:
         raise ConfigError(f"{name} must be > 0, not {value!r}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SourceConfig:
     """How a :class:`~pgm.engine.Source` sends.
 
@@ -114,7 +117,8 @@ class SourceConfig:
 
     @property
     def max_tsdu(self) -> int:
-        """Largest TSDU in one unfragmented ODATA (OpenPGM's arithmetic, pgm-notes §3.2)."""
+        """Largest TSDU in one unfragmented ODATA: the MTU less the IP (and UDP) header, the
+        PGM header and the data body (RFC 3208 §8), as OpenPGM computes it."""
         return self.mtu - self.header_overhead - PGM_HEADER - DATA_BODY
 
     @property
@@ -133,7 +137,7 @@ class SourceConfig:
         return self.window_secs if self.linger_secs is None else self.linger_secs
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReceiverConfig:
     """How a :class:`~pgm.engine.Receiver` detects and repairs loss (RFC 3208 §6.3).
 
