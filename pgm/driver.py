@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .engine import Outgoing
+from .engine.api import Engine, Outgoing
 from .wire import NLA
 
 __all__ = ["Datagram", "Deliver", "EngineDriver", "Transmit"]
@@ -64,7 +64,7 @@ class EngineDriver:
 
     __slots__ = ("_deliver", "_drain", "_receive", "_receive_many", "_transmit", "engine")
 
-    def __init__(self, engine: Any, transmit: Transmit, deliver: Deliver | None = None) -> None:
+    def __init__(self, engine: Engine, transmit: Transmit, deliver: Deliver | None = None) -> None:
         self.engine = engine
         """The engine driven (``Source``, ``Receiver`` or anything with the same methods)."""
         self._transmit = transmit

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..driver import EngineDriver
-from ..engine import DataReceived, Event, Receiver, ReceiverConfig
+from ..engine import DataReceived, Event, Receiver, ReceiverConfig, SessionInfo
 from ..interfaces import Interface
 from ..net.lossy import LossyTransport
 from ..net.transport import DatagramTransport, open_transport
@@ -164,12 +164,12 @@ class PgmReceiver(Reactor):
         """Data packets dropped by simulated loss (``loss=``) so far."""
         return 0 if self._lossy is None else self._lossy.drops
 
-    def session_info(self, tsi: Any) -> Any:
+    def session_info(self, tsi: Any) -> SessionInfo | None:
         """A read-only snapshot of the session ``tsi`` (``SessionInfo``: first sequence number,
         window, NAK counts, buffered packets, counters, rates), live or ended; None if the engine
         no longer knows it.  Taken under the lock; reading it changes nothing."""
         with self.lock:
-            return self.engine.session_info(tsi)
+            return self.engine.session_info(tsi, clock())
 
     def stats(self) -> dict[str, Any]:
         """Receiver-wide counters and each live session's figures."""

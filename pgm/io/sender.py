@@ -31,7 +31,7 @@ from ipaddress import IPv6Address
 from typing import Any
 
 from ..driver import EngineDriver
-from ..engine import Event, Source, SourceConfig, WouldBlock
+from ..engine import Event, Source, SourceConfig, SourceInfo, SourceState, WouldBlock
 from ..interfaces import Interface
 from ..net.transport import DatagramTransport, open_transport
 from ..wire import NLA, as_nla
@@ -98,7 +98,7 @@ class PgmSender(Reactor):
         return deadline
 
     def _engine_closed(self) -> bool:
-        return bool(self.engine.state == "closed")
+        return self.engine.state is SourceState.CLOSED
 
     # -- identity and snapshots -----------------------------------------------------------------
     @property
@@ -123,7 +123,7 @@ class PgmSender(Reactor):
         cfg: SourceConfig = self.engine.config
         return cfg
 
-    def info(self) -> Any:
+    def info(self) -> SourceInfo:
         """A read-only snapshot of the source (``SourceInfo``: counters, window edges, rates),
         taken under the lock at the reactor's clock; reading it changes nothing."""
         with self.lock:
@@ -208,7 +208,8 @@ class PgmSender(Reactor):
 
     @property
     def closed(self) -> bool:
-        """True once the session has ended (linger over after :meth:`shutdown`, or aborted)."""
+        """True once the engine has finished the session (the linger after :meth:`shutdown` or
+        :meth:`close` is over); :meth:`abort` releases at once without waiting for that."""
         with self.lock:
             return self._engine_closed()
 
