@@ -218,7 +218,7 @@ def test_echo_round_trip_and_ipv6() -> None:
 
 
 def test_two_tuple_output_is_accepted() -> None:
-    """design.md writes ``datagrams_to_send -> [(bytes, dst)]``; tolerate that shape too."""
+    """An engine may return ``(bytes, dst)`` pairs without a TTL; the network takes that too."""
     net = Network()
     s, (r,) = star(net, 1)
     s.engine.out.append((b"pair", GROUP))  # type: ignore[arg-type]
