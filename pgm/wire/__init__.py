@@ -36,9 +36,27 @@ from .fastpath import (
     DataTemplate,
     SpmTemplate,
     data_options,
+    encode_data,
     option_flags,
     payload_sum,
     peek_type,
+)
+from .header import (
+    FLAG_NETWORK,
+    FLAG_PARITY,
+    FLAG_PRESENT,
+    FLAG_VAR_PKTLEN,
+    HEADER_SIZE,
+    TYPE_ACK,
+    TYPE_NAK,
+    TYPE_NCF,
+    TYPE_NNAK,
+    TYPE_ODATA,
+    TYPE_POLL,
+    TYPE_POLR,
+    TYPE_RDATA,
+    TYPE_SPM,
+    TYPE_SPMR,
 )
 from .nla import AFI_IP, AFI_IP6, NLA, as_nla, decode_nla, encode_nla, nla_size
 from .options import (
@@ -70,11 +88,6 @@ from .options import (
 )
 from .packets import (
     ACK,
-    FLAG_NETWORK,
-    FLAG_PARITY,
-    FLAG_PRESENT,
-    FLAG_VAR_PKTLEN,
-    HEADER_SIZE,
     NAK,
     NCF,
     NNAK,
@@ -86,21 +99,10 @@ from .packets import (
     SPM,
     SPMR,
     TSI,
-    TYPE_ACK,
-    TYPE_NAK,
-    TYPE_NCF,
-    TYPE_NNAK,
-    TYPE_ODATA,
-    TYPE_POLL,
-    TYPE_POLR,
-    TYPE_RDATA,
-    TYPE_SPM,
-    TYPE_SPMR,
     DataPacket,
     NakPacket,
     Packet,
     decode_data,
-    encode_data,
     parse,
 )
 from .sqn import (

@@ -33,6 +33,7 @@ import struct
 from collections.abc import Sequence
 
 from .checksum import checksum, partial_sum
+from .header import DATA_HEADER_SIZE, FLAG_NETWORK, FLAG_PRESENT, TYPE_SPM
 from .nla import NLA, encode_nla
 from .options import (
     OPT_END,
@@ -45,20 +46,17 @@ from .options import (
     OptSyn,
     encode_options,
 )
-from .packets import FLAG_NETWORK, FLAG_PRESENT, TYPE_SPM
 
 __all__ = [
     "DATA_HEADER_SIZE",
     "DataTemplate",
     "SpmTemplate",
     "data_options",
+    "encode_data",
     "option_flags",
     "payload_sum",
     "peek_type",
 ]
-
-#: Bytes of the ODATA/RDATA fixed part: the 16-byte header, DATA_SQN and DATA_TRAIL (§8.2).
-DATA_HEADER_SIZE = 24
 
 _M = 0xFFFF
 _DATA = struct.Struct(">HHBBH6sHII")
@@ -239,3 +237,32 @@ class SpmTemplate:
         _SPM_FIELDS.pack_into(buf, 16, spm_sqn & _SQN_MASK, trail & _SQN_MASK, lead & _SQN_MASK)
         _CSUM.pack_into(buf, 6, checksum(buf))
         return bytes(buf)
+
+
+def encode_data(
+    type_: int,
+    source_port: int,
+    destination_port: int,
+    gsi: bytes,
+    sqn: int,
+    trail: int,
+    data: bytes,
+    *,
+    flags: int = 0,
+    options: bytes = b"",
+    with_checksum: bool = True,
+) -> bytes:
+    """One ODATA/RDATA packet from its fields, without keeping a template.
+
+    ``options`` are pre-encoded option bytes (:func:`data_options`,
+    :func:`~pgm.wire.options.encode_options`); the PRESENT flag is added when they are given.
+    ``with_checksum=False`` writes 0 ("no checksum").  A session's stream of packets is cheaper
+    with a :class:`DataTemplate`.
+    """
+    if with_checksum:
+        tpl = DataTemplate(source_port, destination_port, gsi)
+        return tpl.encode(type_, sqn, trail, data, payload_sum(data, options), options, flags)
+    if options:
+        flags |= FLAG_PRESENT
+    hdr = _DATA.pack(source_port, destination_port, type_, flags, 0, gsi, len(data), sqn, trail)
+    return hdr + options + data

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
-from .checksum import _MASKS, _mask, _mod, verify_checksum
+from .checksum import _MASKS, _mask, verify_checksum
 from .checksum import checksum as _checksum
 from .errors import (
     BadChecksum,
@@ -38,15 +38,29 @@ from .errors import (
     TruncatedPacket,
     UnknownPacketType,
 )
+from .fastpath import encode_data, option_flags
+from .header import (
+    FLAG_NETWORK,
+    FLAG_PARITY,
+    FLAG_PRESENT,
+    FLAG_VAR_PKTLEN,
+    HEADER_SIZE,
+    TYPE_ACK,
+    TYPE_NAK,
+    TYPE_NCF,
+    TYPE_NNAK,
+    TYPE_ODATA,
+    TYPE_POLL,
+    TYPE_POLR,
+    TYPE_RDATA,
+    TYPE_SPM,
+    TYPE_SPMR,
+)
 from .nla import NLA, decode_nla, encode_nla
 from .options import Option, decode_options, encode_options
 
 __all__ = [
     "ACK",
-    "FLAG_NETWORK",
-    "FLAG_PARITY",
-    "FLAG_PRESENT",
-    "FLAG_VAR_PKTLEN",
     "NAK",
     "NCF",
     "NNAK",
@@ -57,43 +71,15 @@ __all__ = [
     "SPM",
     "SPMR",
     "TSI",
-    "TYPE_ACK",
-    "TYPE_NAK",
-    "TYPE_NCF",
-    "TYPE_NNAK",
-    "TYPE_ODATA",
-    "TYPE_POLL",
-    "TYPE_POLR",
-    "TYPE_RDATA",
-    "TYPE_SPM",
-    "TYPE_SPMR",
     "DataPacket",
     "NakPacket",
     "Packet",
     "parse",
 ]
 
-TYPE_SPM = 0x00
-TYPE_POLL = 0x01
-TYPE_POLR = 0x02
-TYPE_ODATA = 0x04
-TYPE_RDATA = 0x05
-TYPE_NAK = 0x08
-TYPE_NNAK = 0x09
-TYPE_NCF = 0x0A
-TYPE_SPMR = 0x0C
-TYPE_ACK = 0x0D  # OpenPGM's PGMCC extension, not RFC 3208
-
-FLAG_PRESENT = 0x01
-FLAG_NETWORK = 0x02
-FLAG_VAR_PKTLEN = 0x40
-FLAG_PARITY = 0x80
 _FLAG_RESERVED = 0xFF & ~(FLAG_PRESENT | FLAG_NETWORK | FLAG_VAR_PKTLEN | FLAG_PARITY)
 
-HEADER_SIZE = 16
-
 _HEADER = struct.Struct(">HHBBH6sH")
-_DATA = struct.Struct(">HHBBH6sHII")  # header + SQN + TRAIL: ODATA/RDATA fixed part
 _SPM = struct.Struct(">III")
 _POLL = struct.Struct(">IHH")
 _POLL_TAIL = struct.Struct(">I4sI")
@@ -171,15 +157,13 @@ class Packet:
     # -- encoding ------------------------------------------------------------------------------
     def _flags(self) -> int:
         f = self.reserved_flags & _FLAG_RESERVED
-        if self.options:
-            f |= FLAG_PRESENT
-            net = self.network
-            if net is None:
-                net = any(o.network_significant(self.TYPE) for o in self.options)
-            if net:
+        if self.options and self.network is None:
+            f |= option_flags(self.options, self.TYPE)
+        else:
+            if self.options:
+                f |= FLAG_PRESENT
+            if self.network:
                 f |= FLAG_NETWORK
-        elif self.network:
-            f |= FLAG_NETWORK
         if self.parity:
             f |= FLAG_PARITY
         if self.var_pktlen:
@@ -407,64 +391,6 @@ class ACK(Packet):
 
     def _body(self) -> bytes:
         return _ACK.pack(self.ack_rx_max, self.ack_bitmap)
-
-
-# -- fast encoder for data packets -------------------------------------------------------------
-
-_DATA_HDR_FLAG_OFFSET = 5
-
-
-def encode_data(
-    type_: int,
-    source_port: int,
-    destination_port: int,
-    gsi: bytes,
-    sqn: int,
-    trail: int,
-    data: bytes,
-    *,
-    flags: int = 0,
-    options: bytes = b"",
-    with_checksum: bool = True,
-) -> bytes:
-    """Build an ODATA/RDATA packet directly (the per-packet hot path).
-
-    ``options`` are pre-encoded option bytes (:func:`~pgm.wire.options.encode_options`); the
-    PRESENT flag is added when they are given.  The checksum covers header, body, options and
-    data (RFC 3208 §8).
-    """
-    if options:
-        flags |= FLAG_PRESENT
-    n = len(data)
-    if not with_checksum:
-        return (
-            _DATA.pack(source_port, destination_port, type_, flags, 0, gsi, n, sqn, trail)
-            + options
-            + data
-        )
-    # The header's one's complement sum from its fields, plus the options' and the data's (both
-    # start at even offsets: the header is 24 bytes, options a multiple of 4), so the packet is
-    # packed once with its checksum in place.
-    s = (
-        source_port
-        + destination_port
-        + (type_ << 8 | flags)
-        + (gsi[0] << 8 | gsi[1])
-        + (gsi[2] << 8 | gsi[3])
-        + (gsi[4] << 8 | gsi[5])
-        + n
-        + (sqn >> 16)
-        + (sqn & 0xFFFF)
-        + (trail >> 16)
-        + (trail & 0xFFFF)
-        + _mod(int.from_bytes(data, "big") << (8 if n & 1 else 0), n + 1)
-    )
-    if options:
-        s += int.from_bytes(options, "big")
-    s %= 0xFFFF
-    cs = 0xFFFF - s if s else 0xFFFF
-    hdr = _DATA.pack(source_port, destination_port, type_, flags, cs, gsi, n, sqn, trail)
-    return hdr + options + data if options else hdr + data
 
 
 # -- parsing ---------------------------------------------------------------------------------
