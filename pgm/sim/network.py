@@ -384,6 +384,21 @@ class Network:
                 node._timer_at = t
                 node._timer_seq = self._push(t, _TIMER, node)
 
+    def _targets(self, node: Node[Any], dst: NLA) -> list[Node[Any]]:
+        """The nodes a datagram from ``node`` to ``dst`` reaches, resolved when it is sent."""
+        members = self._groups.get(dst)
+        if members is not None:
+            if node.loopback or node not in members:
+                return members
+            return [m for m in members if m is not node]
+        owner = self._by_addr.get(dst)
+        if owner is not None:
+            return [owner]
+        if not dst.is_multicast:
+            self.stats.unroutable += 1
+            node.unroutable += 1
+        return []
+
     def _send(self, node: Node[Any], data: bytes, dst: NLA, ttl: int | None) -> None:
         if type(data) is not bytes:
             data = bytes(data)
@@ -391,21 +406,7 @@ class Network:
         stats = self.stats
         stats.sent += 1
         node.sent += 1
-        members = self._groups.get(dst)
-        if members is not None:
-            if node.loopback or node not in members:
-                targets = members
-            else:
-                targets = [m for m in members if m is not node]
-        else:
-            owner = self._by_addr.get(dst)
-            if owner is not None:
-                targets = [owner]
-            else:
-                targets = []
-                if not dst.is_multicast:
-                    stats.unroutable += 1
-                    node.unroutable += 1
+        targets = self._targets(node, dst)
         tracing = self.tracing
         delivered: list[str] = []
         dropped: list[str] = []
