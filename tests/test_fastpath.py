@@ -158,3 +158,32 @@ def test_option_flags() -> None:
     tgs = [wire.OptCurrTgsize(3)]  # network significant except on ODATA (RFC 3208 §9)
     assert wire.option_flags(tgs, wire.TYPE_ODATA) == wire.FLAG_PRESENT
     assert wire.option_flags(tgs, wire.TYPE_RDATA) == wire.FLAG_PRESENT | wire.FLAG_NETWORK
+
+
+@pytest.mark.parametrize("cls", [wire.NAK, wire.NNAK, wire.NCF])
+@given(sqns=st.lists(u32, min_size=1, max_size=1 + wire.MAX_NAK_LIST), parity=st.booleans())
+def test_encode_nak_list(cls: type[wire.NakPacket], sqns: list[int], parity: bool) -> None:
+    src, grp = ip_address("10.0.0.1"), ip_address("239.1.1.1")
+    raw = wire.encode_nak_list(
+        cls,
+        source_port=7500,
+        destination_port=40000,
+        gsi=GSI,
+        sqns=sqns,
+        source_nla=src,
+        group_nla=grp,
+        parity=parity,
+    )
+    pkt = wire.parse(raw)
+    assert type(pkt) is cls and pkt.parity == parity
+    lst = pkt.option(wire.OptNakList)
+    assert [pkt.nak_sqn, *(lst.sqns if lst else [])] == sqns
+    assert (pkt.source_nla, pkt.group_nla) == (src, grp)
+
+
+def test_encode_nak_list_bounds() -> None:
+    kw = {"source_port": 1, "destination_port": 2, "gsi": GSI}
+    nlas = {"source_nla": ip_address("10.0.0.1"), "group_nla": ip_address("239.1.1.1")}
+    for bad in ([], list(range(2 + wire.MAX_NAK_LIST))):
+        with pytest.raises(ValueError):
+            wire.encode_nak_list(wire.NAK, sqns=bad, **kw, **nlas)  # type: ignore[arg-type]

@@ -103,6 +103,7 @@ from .packets import (
     NakPacket,
     Packet,
     decode_data,
+    encode_nak_list,
     parse,
 )
 from .sqn import (
@@ -203,6 +204,7 @@ __all__ = [
     "decode_nla",
     "decode_options",
     "encode_data",
+    "encode_nak_list",
     "encode_nla",
     "encode_options",
     "nla_size",

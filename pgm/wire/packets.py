@@ -57,7 +57,7 @@ from .header import (
     TYPE_SPMR,
 )
 from .nla import NLA, decode_nla, encode_nla
-from .options import Option, decode_options, encode_options
+from .options import MAX_NAK_LIST, Option, OptNakList, decode_options, encode_options
 
 __all__ = [
     "ACK",
@@ -74,6 +74,7 @@ __all__ = [
     "DataPacket",
     "NakPacket",
     "Packet",
+    "encode_nak_list",
     "parse",
 ]
 
@@ -365,6 +366,33 @@ class NCF(NakPacket):
 
     TYPE: ClassVar[int] = TYPE_NCF
     NAME: ClassVar[str] = "NCF"
+
+
+def encode_nak_list(
+    cls: type[NakPacket],
+    *,
+    source_port: int,
+    destination_port: int,
+    gsi: bytes,
+    sqns: list[int],
+    source_nla: NLA,
+    group_nla: NLA,
+    parity: bool = False,
+) -> bytes:
+    """Bytes of a NAK, NNAK or NCF (``cls``) for 1 … 63 wire sequence numbers: the first in
+    the packet's own field, the others in OPT_NAK_LIST (RFC 3208 §8.3, §9)."""
+    if not 1 <= len(sqns) <= 1 + MAX_NAK_LIST:
+        raise ValueError(f"a NAK names 1..{1 + MAX_NAK_LIST} sequence numbers, not {len(sqns)}")
+    return cls(
+        source_port=source_port,
+        destination_port=destination_port,
+        gsi=gsi,
+        nak_sqn=sqns[0],
+        source_nla=source_nla,
+        group_nla=group_nla,
+        options=[OptNakList(sqns[1:])] if len(sqns) > 1 else [],
+        parity=parity,
+    ).encode()
 
 
 @dataclass(slots=True, kw_only=True)

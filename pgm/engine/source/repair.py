@@ -138,15 +138,15 @@ class RepairQueue:
 
     def _ncf(self, confirm: list[int]) -> bytes:
         # RFC 3208 §5.3: an NCF at once, echoing the request (NAK list included).
-        return wire.NCF(
+        return wire.encode_nak_list(
+            wire.NCF,
             source_port=self._sport,
             destination_port=self._dport,
             gsi=self._gsi,
-            nak_sqn=confirm[0],
+            sqns=confirm,
             source_nla=self._nla,
             group_nla=self._group,
-            options=[wire.OptNakList(confirm[1:])] if len(confirm) > 1 else [],
-        ).encode()
+        )
 
     def take_ncfs(self) -> list[bytes]:
         """The NCFs to send now (the list is emptied)."""
