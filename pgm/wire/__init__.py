@@ -14,6 +14,8 @@ Pure functions and plain objects, no sockets: import it on any OS.
   turns a wire number into an unbounded counter near a reference.
 * :class:`DataTemplate`, :class:`SpmTemplate`, :func:`data_options` and :func:`payload_sum`
   build a source's ODATA, RDATA and SPMs fast (:mod:`pgm.wire.fastpath`).
+* :mod:`pgm.wire.parity` holds FEC's wire arithmetic: transmission groups, parity NAK sequence
+  numbers, VAR_PKTLEN padding.
 """
 
 from .checksum import checksum, checksum_add, partial_sum, verify_checksum
