@@ -1,15 +1,16 @@
 /*
- * openpgm_peer.c - an OpenPGM (libpgm 5.3) sender / receiver driven by the interop tests
- * (tests/interop/).  Adapted from tests/fixtures/openpgm/openpgm_peer.c, which captured the
- * golden vectors.  Compiled at test time:
+ * openpgm_peer.c - the OpenPGM (libpgm 5.3) sender / receiver of this project: driven by the
+ * interop tests (tests/interop/harness.py) and by the golden-vector capture
+ * (tests/fixtures/openpgm/capture.py).  Compiled at test time:
  *
  *   gcc -O2 -rdynamic -o openpgm_peer openpgm_peer.c $(pkg-config --cflags --libs openpgm-5.3)
  *
  * Usage:
  *   openpgm_peer send -n IFACE;GROUP -p DPORT [-u] [-s SPORT] [-g GSI] -i FILE
- *                     [-r RATE] [-a AVG] [-w SQNS] [-m MTU] [-H] [-l LINGER] [-t TIMEOUT] [-L]
- *   openpgm_peer recv -n IFACE;GROUP -p DPORT [-u] -o FILE [-e FILE]
- *                     [-x EXPIRY] [-y SPMR_MS] [-k KEEP] [-w SQNS] [-m MTU] [-t TIMEOUT] [-L]
+ *                     [-r RATE] [-a AVG] [-d GAP_MS] [-w SQNS] [-m MTU] [-T TOS] [-H] [-l LINGER]
+ *                     [-t TIMEOUT] [-L]
+ *   openpgm_peer recv -n IFACE;GROUP -p DPORT [-u] -o FILE [-e FILE] [-g GSI]
+ *                     [-x EXPIRY] [-y SPMR_MS] [-k KEEP] [-w SQNS] [-m MTU] [-T TOS] [-t TIMEOUT] [-L]
  *
  *   -n  OpenPGM network string, e.g. "veth0;239.192.0.1" or "veth0;ff08::1" (IPv6)
  *   -p  PGM data-destination port
@@ -20,8 +21,10 @@
  *   -o  received messages are written here in the same format
  *   -e  expected messages (same format): the receiver stops once the last one arrived
  *   -r  TXW_MAX_RTE in bytes/s (default 40 000 000: a 16-fragment APDU must fit one
- *       millisecond's allowance of OpenPGM's token bucket, pgm-notes §7)
+ *       millisecond's allowance of OpenPGM's token bucket, docs/protocol.md §12)
  *   -a  average pace in bytes/s (0 = as fast as TXW_MAX_RTE lets it)
+ *   -d  sender: after each message, service the socket (answer NAKs) GAP_MS milliseconds
+ *   -T  PGM_TOS: the IP type-of-service byte (default: libpgm's)
  *   -w  TXW_SQNS / RXW_SQNS (default 32768)
  *   -m  PGM_MTU: largest TPDU including the IP (and UDP) header (default 1500)
  *   -H  sender: after half of the messages print HALF and wait for "more" on stdin
@@ -163,7 +166,7 @@ static bool set_int (pgm_sock_t* sock, int opt, int value)
 struct config {
 	bool sender, udp, log, half;
 	const char* network;
-	int dport, sport, window, mtu, spmr_ms;
+	int dport, sport, window, mtu, spmr_ms, tos, gap_ms;
 	const char* gsi;
 	long rate, pace;
 	double linger, expiry, keep, timeout;
@@ -176,7 +179,7 @@ static void force_buffer (pgm_sock_t* sock, int which, int opt)
 	socklen_t len = sizeof(fd);
 	if (!pgm_getsockopt (sock, IPPROTO_PGM, which, &fd, &len) || fd < 0) return;
 	const int size = 8 * 1024 * 1024;
-	/* root: bypass net.core.rmem_max / wmem_max (pgm-notes §7) */
+	/* root: bypass net.core.rmem_max / wmem_max (docs/protocol.md §12) */
 	if (setsockopt (fd, SOL_SOCKET, opt, &size, sizeof(size)) != 0)
 		setsockopt (fd, SOL_SOCKET, opt == SO_RCVBUFFORCE ? SO_RCVBUF : SO_SNDBUF, &size, sizeof(size));
 }
@@ -194,7 +197,7 @@ static pgm_sock_t* open_socket (const struct config* c)
 	if (!pgm_socket (&sock, family, SOCK_SEQPACKET, c->udp ? IPPROTO_UDP : IPPROTO_PGM, &err))
 		die ("pgm_socket", err);
 	if (c->udp) {
-		/* unicast = multicast port, as ZeroMQ's epgm and pgmsend -p (pgm-notes §3.4) */
+		/* unicast = multicast port, as ZeroMQ's epgm and pgmsend -p (docs/protocol.md §11) */
 		SETOPT (PGM_UDP_ENCAP_UCAST_PORT, c->dport);
 		SETOPT (PGM_UDP_ENCAP_MCAST_PORT, c->dport);
 	}
@@ -217,7 +220,7 @@ static pgm_sock_t* open_socket (const struct config* c)
 		SETOPT (PGM_RXW_SQNS, c->window);
 		SETOPT (PGM_PEER_EXPIRY, (uint64_t)(c->expiry * 1e6));
 		SETOPT (PGM_SPMR_EXPIRY, pgm_msecs (c->spmr_ms));
-		/* ZeroMQ's receive timers (pgm-notes §3.1) */
+		/* ZeroMQ's receive timers (docs/protocol.md §12) */
 		SETOPT (PGM_NAK_BO_IVL, pgm_msecs (50));
 		SETOPT (PGM_NAK_RPT_IVL, pgm_msecs (200));
 		SETOPT (PGM_NAK_RDATA_IVL, pgm_msecs (200));
@@ -254,6 +257,8 @@ static pgm_sock_t* open_socket (const struct config* c)
 
 	SETOPT (PGM_MULTICAST_LOOP, 0);
 	SETOPT (PGM_MULTICAST_HOPS, 16);
+	if (c->tos >= 0)
+		SETOPT (PGM_TOS, c->tos);
 	SETOPT (PGM_NOBLOCK, 1);
 	if (!pgm_connect (sock, &err)) die ("pgm_connect", err);
 	force_buffer (sock, PGM_RECV_SOCK, SO_RCVBUFFORCE);
@@ -288,7 +293,7 @@ static bool wait_io (pgm_sock_t* sock, int status, int max_ms, bool watch_stdin)
 }
 
 /* sender: let libpgm process NAKs, SPMRs and timers (it answers NAKs only from inside
- * pgm_recv, pgm-notes §7) until the deadline; returns early with true if stdin is readable
+ * pgm_recv, docs/protocol.md §12) until the deadline; returns early with true if stdin is readable
  * and watch_stdin */
 static bool service (pgm_sock_t* sock, double deadline, bool watch_stdin)
 {
@@ -359,7 +364,10 @@ static int run_sender (pgm_sock_t* sock, const struct config* c, double hard_dea
 			fprintf (stderr, "openpgm_peer: pgm_send status %d\n", status);
 			return 4;
 		}
-		if ((i & 15) == 15) service (sock, now_s (), false);	/* answer NAKs while sending */
+		if (c->gap_ms > 0)	/* a pause after each message, answering NAKs */
+			service (sock, now_s () + c->gap_ms / 1000.0, false);
+		else if ((i & 15) == 15)
+			service (sock, now_s (), false);	/* answer NAKs while sending */
 	}
 	printf ("SENT %zu %zu\n", sent, bytes_sent); fflush (stdout);
 	double end = now_s () + c->linger;
@@ -422,7 +430,7 @@ static int run_receiver (pgm_sock_t* sock, const struct config* c, double hard_d
 
 int main (int argc, char** argv)
 {
-	struct config c = { .network = NULL, .dport = 7500, .sport = 0, .window = 32768, .mtu = 1500, .spmr_ms = 250,
+	struct config c = { .network = NULL, .dport = 7500, .sport = 0, .window = 32768, .mtu = 1500, .spmr_ms = 250, .tos = -1, .gap_ms = 0,
 			    .rate = 40 * 1000 * 1000, .pace = 0, .linger = 10.0, .expiry = 300.0,
 			    .keep = 0.0, .timeout = 60.0 };
 	if (argc < 2 || (strcmp (argv[1], "send") && strcmp (argv[1], "recv"))) {
@@ -432,7 +440,7 @@ int main (int argc, char** argv)
 	c.sender = 0 == strcmp (argv[1], "send");
 	int opt;
 	optind = 2;
-	while ((opt = getopt (argc, argv, "n:p:us:g:i:o:e:r:a:w:m:l:x:y:k:t:HL")) != -1) {
+	while ((opt = getopt (argc, argv, "n:p:us:g:i:o:e:r:a:d:w:m:T:l:x:y:k:t:HL")) != -1) {
 		switch (opt) {
 		case 'n': c.network = optarg; break;
 		case 'p': c.dport = atoi (optarg); break;
@@ -444,6 +452,8 @@ int main (int argc, char** argv)
 		case 'e': c.expect = optarg; break;
 		case 'r': c.rate = atol (optarg); break;
 		case 'a': c.pace = atol (optarg); break;
+		case 'd': c.gap_ms = atoi (optarg); break;
+		case 'T': c.tos = atoi (optarg); break;
 		case 'w': c.window = atoi (optarg); break;
 		case 'm': c.mtu = atoi (optarg); break;
 		case 'l': c.linger = atof (optarg); break;
