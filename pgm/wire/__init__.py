@@ -94,7 +94,6 @@ from .packets import (
     NCF,
     NNAK,
     ODATA,
-    PACKET_TYPES,
     POLL,
     POLR,
     RDATA,
@@ -106,8 +105,8 @@ from .packets import (
     Packet,
     decode_data,
     encode_nak_list,
-    parse,
 )
+from .parsing import PACKET_TYPES, parse
 from .sqn import (
     SQN_HALF,
     SQN_MASK,

@@ -33,7 +33,7 @@ import struct
 from collections.abc import Sequence
 
 from .checksum import checksum, partial_sum
-from .header import DATA_HEADER_SIZE, FLAG_NETWORK, FLAG_PRESENT, TYPE_SPM
+from .header import DATA_FIXED, DATA_HEADER_SIZE, FLAG_NETWORK, FLAG_PRESENT, TYPE_SPM
 from .nla import NLA, encode_nla
 from .options import (
     OPT_END,
@@ -59,7 +59,6 @@ __all__ = [
 ]
 
 _M = 0xFFFF
-_DATA = struct.Struct(">HHBBH6sHII")
 _SPM_HEAD = struct.Struct(">HHBBH6sHIII")
 _CSUM = struct.Struct(">H")
 _SPM_FIELDS = struct.Struct(">III")
@@ -202,7 +201,7 @@ class DataTemplate:
             + (trail & 0xFFFF)
             + psum
         ) % _M
-        hdr = _DATA.pack(
+        hdr = DATA_FIXED.pack(
             self.source_port,
             self.destination_port,
             type_,
@@ -264,5 +263,7 @@ def encode_data(
         return tpl.encode(type_, sqn, trail, data, payload_sum(data, options), options, flags)
     if options:
         flags |= FLAG_PRESENT
-    hdr = _DATA.pack(source_port, destination_port, type_, flags, 0, gsi, len(data), sqn, trail)
+    hdr = DATA_FIXED.pack(
+        source_port, destination_port, type_, flags, 0, gsi, len(data), sqn, trail
+    )
     return hdr + options + data

@@ -9,9 +9,9 @@
 (b'hello', 40000, True)
 
 Every class is a ``dataclass``: construct with keyword arguments named after the RFC's fields,
-read and change fields freely, call :meth:`Packet.encode`.  :func:`parse` checks everything a
-receiver must check and raises a :class:`~pgm.wire.errors.PacketError` subclass on anything
-malformed; nothing else escapes it.
+read and change fields freely, call :meth:`Packet.encode`.  :func:`parse` (in :mod:`.parsing`)
+checks everything a receiver must check and raises a :class:`~pgm.wire.errors.PacketError`
+subclass on anything malformed; nothing else escapes it.
 
 Header flags use the values real implementations put on the wire (docs/protocol.md §2):
 PRESENT 0x01, NETWORK 0x02, VAR_PKTLEN 0x40, PARITY 0x80 (not the RFC text's MSB-first bit
@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
-from .checksum import _MASKS, _mask, verify_checksum
+from .checksum import _MASKS, _mask
 from .checksum import checksum as _checksum
 from .errors import (
     BadChecksum,
     BadLength,
-    BadVersion,
     MissingChecksum,
     PacketError,
     TruncatedPacket,
@@ -40,11 +38,17 @@ from .errors import (
 )
 from .fastpath import encode_data, option_flags
 from .header import (
+    ACK_BODY,
+    COMMON_HEADER,
     FLAG_NETWORK,
     FLAG_PARITY,
     FLAG_PRESENT,
     FLAG_VAR_PKTLEN,
-    HEADER_SIZE,
+    POLL_BODY,
+    POLL_TAIL,
+    POLR_BODY,
+    RESERVED_FLAGS,
+    SPM_BODY,
     TYPE_ACK,
     TYPE_NAK,
     TYPE_NCF,
@@ -55,8 +59,10 @@ from .header import (
     TYPE_RDATA,
     TYPE_SPM,
     TYPE_SPMR,
+    U32,
 )
-from .nla import NLA, decode_nla, encode_nla
+from .header import SQN_TRAIL as _SQN_TRAIL  # decode_data's name for the layout
+from .nla import NLA, encode_nla
 from .options import MAX_NAK_LIST, Option, OptNakList, decode_options, encode_options
 
 __all__ = [
@@ -75,20 +81,9 @@ __all__ = [
     "NakPacket",
     "Packet",
     "encode_nak_list",
-    "parse",
 ]
 
-_FLAG_RESERVED = 0xFF & ~(FLAG_PRESENT | FLAG_NETWORK | FLAG_VAR_PKTLEN | FLAG_PARITY)
 
-_HEADER = struct.Struct(">HHBBH6sH")
-_SPM = struct.Struct(">III")
-_POLL = struct.Struct(">IHH")
-_POLL_TAIL = struct.Struct(">I4sI")
-_POLR = struct.Struct(">IHH")
-_U32 = struct.Struct(">I")
-_ACK = struct.Struct(">II")
-_SQN_TRAIL = struct.Struct(">II")
-_new = object.__new__
 _UNSPECIFIED = IPv4Address(0)  # immutable default NLA (0.0.0.0)
 
 
@@ -157,7 +152,7 @@ class Packet:
 
     # -- encoding ------------------------------------------------------------------------------
     def _flags(self) -> int:
-        f = self.reserved_flags & _FLAG_RESERVED
+        f = self.reserved_flags & RESERVED_FLAGS
         if self.options and self.network is None:
             f |= option_flags(self.options, self.TYPE)
         else:
@@ -185,7 +180,7 @@ class Packet:
         if len(payload) > 0xFFFF:
             raise BadLength(f"TSDU of {len(payload)} bytes does not fit the 16-bit length")
         rest = self._body() + encode_options(self.options) + payload
-        hdr = _HEADER.pack(
+        hdr = COMMON_HEADER.pack(
             self.source_port,
             self.destination_port,
             self.TYPE,
@@ -225,7 +220,9 @@ class SPM(Packet):
     """Path NLA: where NAKs go (the source's, or the last PGM router's, address)."""
 
     def _body(self) -> bytes:
-        return _SPM.pack(self.spm_sqn, self.spm_trail, self.spm_lead) + encode_nla(self.path_nla)
+        return SPM_BODY.pack(self.spm_sqn, self.spm_trail, self.spm_lead) + encode_nla(
+            self.path_nla
+        )
 
 
 @dataclass(slots=True, kw_only=True)
@@ -254,9 +251,9 @@ class POLL(Packet):
         if len(self.poll_rand) != 4:
             raise PacketError("poll_rand must be 4 bytes")
         return (
-            _POLL.pack(self.poll_sqn, self.poll_round, self.poll_s_type)
+            POLL_BODY.pack(self.poll_sqn, self.poll_round, self.poll_s_type)
             + encode_nla(self.path_nla)
-            + _POLL_TAIL.pack(self.poll_bo_ivl, self.poll_rand, self.poll_mask)
+            + POLL_TAIL.pack(self.poll_bo_ivl, self.poll_rand, self.poll_mask)
         )
 
 
@@ -274,7 +271,7 @@ class POLR(Packet):
     """The POLL_ROUND being answered."""
 
     def _body(self) -> bytes:
-        return _POLR.pack(self.polr_sqn, self.polr_round, 0)
+        return POLR_BODY.pack(self.polr_sqn, self.polr_round, 0)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -289,7 +286,7 @@ class DataPacket(Packet):
     """The TSDU (application bytes or one fragment of an APDU)."""
 
     def _body(self) -> bytes:
-        return _U32.pack(self.data_sqn) + _U32.pack(self.data_trail)
+        return U32.pack(self.data_sqn) + U32.pack(self.data_trail)
 
     def _payload(self) -> bytes:
         return self.data
@@ -339,7 +336,7 @@ class NakPacket(Packet):
     """NAK_GRP_NLA: the multicast group of the session."""
 
     def _body(self) -> bytes:
-        return _U32.pack(self.nak_sqn) + encode_nla(self.source_nla) + encode_nla(self.group_nla)
+        return U32.pack(self.nak_sqn) + encode_nla(self.source_nla) + encode_nla(self.group_nla)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -418,23 +415,10 @@ class ACK(Packet):
     """Bitmap of the 32 sequence numbers up to ``ack_rx_max``."""
 
     def _body(self) -> bytes:
-        return _ACK.pack(self.ack_rx_max, self.ack_bitmap)
+        return ACK_BODY.pack(self.ack_rx_max, self.ack_bitmap)
 
 
 # -- parsing ---------------------------------------------------------------------------------
-
-
-def _check_end(pkt_name: str, buf: bytes, off: int, tsdu_length: int) -> None:
-    """Non-data packets carry no TSDU: the datagram must end where body and options end."""
-    if tsdu_length:
-        raise BadLength(f"{pkt_name} has TSDU length {tsdu_length}; it carries no data")
-    if off != len(buf):
-        raise BadLength(f"{pkt_name}: {len(buf) - off} stray bytes after body and options")
-
-
-def _need(buf: bytes, n: int, name: str) -> None:
-    if len(buf) < n:
-        raise TruncatedPacket(f"{name} needs at least {n} bytes, datagram has {len(buf)}")
 
 
 def decode_data(buf: bytes, verify: bool = True) -> tuple[int, int, int, int, list[Option], bytes]:
@@ -484,270 +468,3 @@ def decode_data(buf: bytes, verify: bool = True) -> tuple[int, int, int, int, li
 
 
 _NAMES = {TYPE_ODATA: "ODATA", TYPE_RDATA: "RDATA"}
-
-
-def parse(data: bytes | bytearray | memoryview, *, verify: bool = True) -> Packet:
-    """Parse one PGM packet (starting at the PGM header: IP/UDP headers already removed).
-
-    With ``verify`` (the default) the checksum must verify; ODATA/RDATA must carry one.
-    Raises a :class:`~pgm.wire.errors.PacketError` subclass for anything malformed.
-    """
-    buf = bytes(data)
-    n = len(buf)
-    if n < HEADER_SIZE:
-        raise TruncatedPacket(f"{n} bytes is shorter than the 16-byte PGM header")
-    sport, dport, tbyte, flags, csum, gsi, tsdu_length = _HEADER.unpack_from(buf)
-    if (tbyte in (TYPE_ODATA, TYPE_RDATA)) and n >= 24:
-        # Fast path for data, the bulk of all traffic.
-        _t, _f, sqn, trail, opts, payload = decode_data(buf, verify)
-        p = _new(ODATA if tbyte == TYPE_ODATA else RDATA)
-        p.source_port = sport
-        p.destination_port = dport
-        p.gsi = gsi
-        p.options = opts
-        p.parity = bool(flags & FLAG_PARITY)
-        p.var_pktlen = bool(flags & FLAG_VAR_PKTLEN)
-        p.network = bool(flags & FLAG_NETWORK)
-        p.reserved_flags = flags & _FLAG_RESERVED
-        p.checksum = csum
-        p.data_sqn = sqn
-        p.data_trail = trail
-        p.data = payload
-        return p
-    if tbyte >> 6:
-        raise BadVersion(f"PGM version {tbyte >> 6}; only version 0 exists (RFC 3208 §8)")
-    typ = tbyte & 0x3F
-    cls = _TYPES.get(typ)
-    if cls is None:
-        raise UnknownPacketType(f"unknown PGM packet type 0x{typ:02x}")
-    if verify:
-        if csum == 0:
-            if typ in (TYPE_ODATA, TYPE_RDATA):
-                # RFC 3208 §8: the checksum is mandatory on data; OpenPGM drops data without one.
-                raise MissingChecksum(f"{cls.NAME} without checksum")
-        elif not verify_checksum(buf):
-            raise BadChecksum(f"{cls.NAME} checksum 0x{csum:04x} does not verify")
-    return _PARSERS[typ](cls, buf, sport, dport, flags, csum, gsi, tsdu_length)
-
-
-def _common(flags: int, csum: int, opts: list[Option]) -> dict[str, Any]:
-    return {
-        "options": opts,
-        "parity": bool(flags & FLAG_PARITY),
-        "var_pktlen": bool(flags & FLAG_VAR_PKTLEN),
-        "network": bool(flags & FLAG_NETWORK),
-        "reserved_flags": flags & _FLAG_RESERVED,
-        "checksum": csum,
-    }
-
-
-def _options_at(buf: bytes, off: int, flags: int) -> tuple[list[Option], int]:
-    if flags & FLAG_PRESENT:
-        return decode_options(buf, off)
-    return [], off
-
-
-def _parse_data(
-    cls: type[Packet],
-    buf: bytes,
-    sport: int,
-    dport: int,
-    flags: int,
-    csum: int,
-    gsi: bytes,
-    tsdu_length: int,
-) -> Packet:
-    _need(buf, 24, cls.NAME)
-    sqn, trail = struct.unpack_from(">II", buf, 16)
-    if flags & FLAG_PRESENT:
-        opts, off = decode_options(buf, 24)
-    else:
-        opts, off = [], 24
-    if len(buf) - off != tsdu_length:
-        raise BadLength(
-            f"{cls.NAME} TSDU length {tsdu_length} but {len(buf) - off} data bytes follow"
-        )
-    return cls(
-        source_port=sport,
-        destination_port=dport,
-        gsi=gsi,
-        options=opts,
-        parity=bool(flags & FLAG_PARITY),
-        var_pktlen=bool(flags & FLAG_VAR_PKTLEN),
-        network=bool(flags & FLAG_NETWORK),
-        reserved_flags=flags & _FLAG_RESERVED,
-        checksum=csum,
-        data_sqn=sqn,
-        data_trail=trail,
-        data=buf[off:],
-    )  # type: ignore[call-arg]
-
-
-def _parse_spm(
-    cls: type[Packet],
-    buf: bytes,
-    sport: int,
-    dport: int,
-    flags: int,
-    csum: int,
-    gsi: bytes,
-    tsdu_length: int,
-) -> Packet:
-    _need(buf, 28, "SPM")
-    sqn, trail, lead = _SPM.unpack_from(buf, 16)
-    nla, off = decode_nla(buf, 28, "SPM path NLA")
-    opts, off = _options_at(buf, off, flags)
-    _check_end("SPM", buf, off, tsdu_length)
-    return cls(
-        source_port=sport,
-        destination_port=dport,
-        gsi=gsi,
-        spm_sqn=sqn,
-        spm_trail=trail,
-        spm_lead=lead,
-        path_nla=nla,
-        **_common(flags, csum, opts),
-    )  # type: ignore[call-arg]
-
-
-def _parse_poll(
-    cls: type[Packet],
-    buf: bytes,
-    sport: int,
-    dport: int,
-    flags: int,
-    csum: int,
-    gsi: bytes,
-    tsdu_length: int,
-) -> Packet:
-    _need(buf, 24, "POLL")
-    sqn, rnd, s_type = _POLL.unpack_from(buf, 16)
-    nla, off = decode_nla(buf, 24, "POLL path NLA")
-    if off + 12 > len(buf):
-        raise TruncatedPacket("POLL ends before BO_IVL / RAND / MASK")
-    bo_ivl, rand, mask = _POLL_TAIL.unpack_from(buf, off)
-    opts, off = _options_at(buf, off + 12, flags)
-    _check_end("POLL", buf, off, tsdu_length)
-    return cls(
-        source_port=sport,
-        destination_port=dport,
-        gsi=gsi,
-        poll_sqn=sqn,
-        poll_round=rnd,
-        poll_s_type=s_type,
-        path_nla=nla,
-        poll_bo_ivl=bo_ivl,
-        poll_rand=rand,
-        poll_mask=mask,
-        **_common(flags, csum, opts),
-    )  # type: ignore[call-arg]
-
-
-def _parse_polr(
-    cls: type[Packet],
-    buf: bytes,
-    sport: int,
-    dport: int,
-    flags: int,
-    csum: int,
-    gsi: bytes,
-    tsdu_length: int,
-) -> Packet:
-    _need(buf, 24, "POLR")
-    sqn, rnd, _res = _POLR.unpack_from(buf, 16)
-    opts, off = _options_at(buf, 24, flags)
-    _check_end("POLR", buf, off, tsdu_length)
-    return cls(
-        source_port=sport,
-        destination_port=dport,
-        gsi=gsi,
-        polr_sqn=sqn,
-        polr_round=rnd,
-        **_common(flags, csum, opts),
-    )  # type: ignore[call-arg]
-
-
-def _parse_nak(
-    cls: type[Packet],
-    buf: bytes,
-    sport: int,
-    dport: int,
-    flags: int,
-    csum: int,
-    gsi: bytes,
-    tsdu_length: int,
-) -> Packet:
-    _need(buf, 20, cls.NAME)
-    (sqn,) = _U32.unpack_from(buf, 16)
-    src, off = decode_nla(buf, 20, f"{cls.NAME} source NLA")
-    grp, off = decode_nla(buf, off, f"{cls.NAME} group NLA")
-    opts, off = _options_at(buf, off, flags)
-    _check_end(cls.NAME, buf, off, tsdu_length)
-    return cls(
-        source_port=sport,
-        destination_port=dport,
-        gsi=gsi,
-        nak_sqn=sqn,
-        source_nla=src,
-        group_nla=grp,
-        **_common(flags, csum, opts),
-    )  # type: ignore[call-arg]
-
-
-def _parse_spmr(
-    cls: type[Packet],
-    buf: bytes,
-    sport: int,
-    dport: int,
-    flags: int,
-    csum: int,
-    gsi: bytes,
-    tsdu_length: int,
-) -> Packet:
-    opts, off = _options_at(buf, 16, flags)
-    _check_end("SPMR", buf, off, tsdu_length)
-    return cls(source_port=sport, destination_port=dport, gsi=gsi, **_common(flags, csum, opts))
-
-
-def _parse_ack(
-    cls: type[Packet],
-    buf: bytes,
-    sport: int,
-    dport: int,
-    flags: int,
-    csum: int,
-    gsi: bytes,
-    tsdu_length: int,
-) -> Packet:
-    _need(buf, 24, "ACK")
-    rx_max, bitmap = _ACK.unpack_from(buf, 16)
-    opts, off = _options_at(buf, 24, flags)
-    _check_end("ACK", buf, off, tsdu_length)
-    return cls(
-        source_port=sport,
-        destination_port=dport,
-        gsi=gsi,
-        ack_rx_max=rx_max,
-        ack_bitmap=bitmap,
-        **_common(flags, csum, opts),
-    )  # type: ignore[call-arg]
-
-
-_TYPES: dict[int, type[Packet]] = {
-    c.TYPE: c for c in (SPM, POLL, POLR, ODATA, RDATA, NAK, NNAK, NCF, SPMR, ACK)
-}
-_PARSERS: dict[int, Callable[..., Packet]] = {
-    TYPE_SPM: _parse_spm,
-    TYPE_POLL: _parse_poll,
-    TYPE_POLR: _parse_polr,
-    TYPE_ODATA: _parse_data,
-    TYPE_RDATA: _parse_data,
-    TYPE_NAK: _parse_nak,
-    TYPE_NNAK: _parse_nak,
-    TYPE_NCF: _parse_nak,
-    TYPE_SPMR: _parse_spmr,
-    TYPE_ACK: _parse_ack,
-}
-
-#: Every packet class by type code.
-PACKET_TYPES: dict[int, type[Packet]] = dict(_TYPES)
