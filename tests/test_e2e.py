@@ -133,10 +133,13 @@ def _transfer(
                               stderr=subprocess.PIPE, text=True)
     results = _wait_all(rx_procs, timeout)
     sender.terminate()  # everyone has what they need; skip the rest of the linger
-    _wait_all([sender], 10)
+    ((src_rc, _src_out, src_err),) = _wait_all([sender], 10)
     for host in bed.receivers:
         host.set_loss(0)
-    return [(rc, so, se, out) for (rc, so, se), out in zip(results, outs, strict=True)]
+    # a receiver's failure message also says how the sender fared (-15: terminated, as usual)
+    sender_note = f"\n[sender exited {src_rc}: {src_err[-1000:]}]"
+    return [(rc, so, se + sender_note, out)
+            for (rc, so, se), out in zip(results, outs, strict=True)]
 
 
 def _check(results: list[tuple[int, str, str, Path]], digest: str, bed: NetBed,
