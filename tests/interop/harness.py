@@ -342,7 +342,7 @@ class Outcome:
 
 def _openpgm_rate(t: Transfer) -> int:
     # OpenPGM's token bucket holds one millisecond of TXW_MAX_RTE and must take a whole APDU at
-    # once (pgm-notes §7): size the rate for the largest message, pace the average with -a.
+    # once (docs/protocol.md §12): size the rate for the largest message, pace the average with -a.
     biggest = max(len(m) for m in t.messages)
     wire_bytes = biggest + fragments(biggest, t.mtu, t.v6, t.udp) * 100
     return max(40_000_000, int(wire_bytes * 1000 * 1.2))
