@@ -10,6 +10,9 @@
 * :mod:`~tests.helpers.peer` — ``Peer``: the scripted network role (``sim.c``).
 * :mod:`~tests.helpers.benches` — ``TxBench`` / ``RxBench``: a real engine facing a ``Peer``.
 * :mod:`~tests.helpers.strategies` — hypothesis strategies for packets and options.
+* :mod:`~tests.helpers.wire_cases` — one of every packet type and option, as IP/UDP frames.
+* :mod:`~tests.helpers.rfc_layout` — RFC 3208's layouts written down independently of the codec.
+* :mod:`~tests.helpers.pdml` — reading Wireshark's PDML output.
 * ``pgm_peer.py`` — the one pgm subprocess peer of the end-to-end, interop and benchmark runs
   (a script, run by path; see its docstring).
 """
