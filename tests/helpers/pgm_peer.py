@@ -82,7 +82,7 @@ def send(args: argparse.Namespace) -> int:
         if args.zmq:
             from tests.interop.zmtp import encode
 
-            apdus = encode([[m] for m in msgs], args.zmq_apdu or tx.engine.max_tsdu)
+            apdus = encode([[m] for m in msgs], args.zmq_apdu or tx.max_tsdu)
         say(f"READY {tx.tsi.gsi.hex()} {tx.tsi.source_port}")
         if not wait_command("go", args.timeout):
             return 3
