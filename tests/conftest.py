@@ -59,10 +59,10 @@ def _kinds(item: pytest.Item) -> set[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A test parametrized with a "raw" transport opens raw IP sockets (protocol 113).
+    # A network test parametrized with a "raw" transport opens raw IP sockets (protocol 113).
     for item in items:
         spec = getattr(item, "callspec", None)
-        if spec is None:
+        if spec is None or item.get_closest_marker("netns") is None:
             continue
         ids = "-".join(spec._idlist).split("-") if hasattr(spec, "_idlist") else []
         if "raw" in spec.params.values() or any(i.startswith("raw") for i in ids):
@@ -101,9 +101,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_CiSummary(), "pgm-ci-summary")
 
 
-# Network-namespace test beds (tests/netbed.py): two hosts over a veth pair, or a source and
+# Network-namespace test beds (tests/testbed/netbed.py): two hosts over a veth pair, or a source and
 # receivers on a bridge.  They skip off-CI without root, and fail in CI.
-from tests.netbed import (  # noqa: E402, F401
+from tests.testbed.netbed import (  # noqa: E402, F401
     netbed_pair,
     netbed_pair_module,
     netbed_star,

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-The end-to-end tests (tests/test_e2e.py), the interop tests (tests/interop/harness.py) and the
+The end-to-end tests (tests/io/test_e2e.py), the interop tests (tests/interop/harness.py) and the
 network benchmark (bench/bench_net.py) all run this one script by path, inside a test
 namespace, and talk to it over stdin/stdout with the line protocol that ``openpgm_peer.c`` and
 ``zmq_peer.py`` speak too::

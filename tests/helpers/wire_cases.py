@@ -5,7 +5,7 @@ Theory of operation
 :data:`CASES` lists packets built with :mod:`pgm.wire` that between them use every packet type
 and every option class the codec knows (IPv4 and IPv6 NLAs, raw IP and UDP encapsulation, the
 limits such as a 62-entry NAK list); :meth:`Case.frame` wraps one in an IP (and UDP) header
-with addresses fitting its direction, for a pcap.  tests/test_tshark.py hands them to Wireshark
+with addresses fitting its direction, for a pcap.  tests/wire/test_tshark.py hands them to Wireshark
 and compares its dissection with :mod:`tests.helpers.rfc_layout`.
 """
 

@@ -41,7 +41,7 @@ from pgm.pcap import extract_pgm, read_pcap
 
 if TYPE_CHECKING:
     from tests.interop.harness import Proc
-    from tests.netbed import NetHost
+    from tests.testbed.netbed import NetHost
 
 PROBE_GROUP = "239.255.113.9"
 PROBE_PORT = 9  # discard: never a PGM port in these tests

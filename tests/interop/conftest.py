@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import require
 from tests.interop import harness, matrix
-from tests.netbed import NetBed, require_netns
+from tests.testbed.netbed import NetBed, require_netns
 
 _CELLS = pytest.StashKey[matrix.Cells]()
 _DONE = pytest.StashKey[dict[tuple[str, str, str, str], matrix.Cell]]()

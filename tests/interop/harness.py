@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 A transfer (:func:`run_transfer`) moves one list of messages from a source to one or more
-receivers on a :class:`~tests.netbed.NetBed`, each end being a separate process inside its host's
-namespace:
+receivers on a :class:`~tests.testbed.netbed.NetBed`, each end being a separate process
+inside its host's namespace:
 
 * ``openpgm`` — ``openpgm_peer.c`` compiled against libpgm (:func:`build_openpgm_peer`),
 * ``pgm`` — ``tests/helpers/pgm_peer.py`` on this project's ``pgm.io`` (the interpreter running
@@ -19,11 +19,12 @@ arrived), then it closes (OPT_FIN) and everyone exits.  Messages travel in files
 ``[4-byte big-endian length][bytes]`` records, so every receiver's output is compared byte for
 byte with what was sent.
 
-Loss is nftables in the receiving namespaces' input hook (tests/netbed.py).  ``tcpdump`` captures
-on one host's veth (the receiver of a pair, the source of a star) before that hook drops
-anything, proven attached and flushed by probe packets (tests/interop/capture.py); the capture
-is read back with :mod:`pgm.pcap` and every PGM packet parsed with :mod:`pgm.wire` (checksums
-verified), so a test can assert which packet types crossed between the
+Loss is nftables in the receiving namespaces' input hook (tests/testbed/netbed.py).
+``tcpdump`` captures on one host's veth (the receiver of a pair, the source of a star) before
+that hook drops anything, proven attached and flushed by probe packets
+(tests/interop/capture.py); the capture is read back with :mod:`pgm.pcap` and every PGM packet
+parsed with :mod:`pgm.wire` (checksums verified), so a test can assert which packet types
+crossed between the
 implementations (:class:`Wire`).
 """
 
@@ -45,7 +46,7 @@ from typing import Any
 
 from pgm import wire
 from tests.interop.capture import CAPTURE_TOOL, Capture, Wire
-from tests.netbed import GROUP4, GROUP6, NetBed, NetHost
+from tests.testbed.netbed import GROUP4, GROUP6, NetBed, NetHost
 
 HERE = Path(__file__).resolve().parent
 PEER_SRC = HERE / "openpgm_peer.c"

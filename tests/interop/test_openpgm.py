@@ -34,7 +34,7 @@ from tests.interop.harness import (
     send_nak,
 )
 from tests.interop.matrix import PEER, Cells
-from tests.netbed import NetBed
+from tests.testbed.netbed import NetBed
 
 pytestmark = [pytest.mark.interop, pytest.mark.netns]
 

@@ -1,4 +1,5 @@
-"""Mixed receivers on one source: a source and three receivers on a bridge (tests/netbed.py star),
+"""Mixed receivers on one source: a source and three receivers on a bridge (the star of
+tests/testbed/netbed.py),
 5 % random loss in each receiver's input hook.
 
 * OpenPGM source → one OpenPGM receiver beside two pgm receivers;
@@ -31,7 +32,7 @@ from tests.interop.harness import (
     run_transfer,
 )
 from tests.interop.matrix import Cells
-from tests.netbed import NetBed
+from tests.testbed.netbed import NetBed
 
 pytestmark = [pytest.mark.interop, pytest.mark.netns]
 

@@ -27,7 +27,7 @@ from tests.interop.harness import (
 )
 from tests.interop.matrix import PEER, Cells
 from tests.interop.zmtp import ZmtpDecoder
-from tests.netbed import NetBed
+from tests.testbed.netbed import NetBed
 
 pytestmark = [pytest.mark.interop, pytest.mark.netns]
 

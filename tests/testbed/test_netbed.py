@@ -1,4 +1,5 @@
-"""The network-namespace test bed (tests/netbed.py) works, proven with the stdlib socket module.
+"""The network-namespace test bed (tests/testbed/netbed.py) works, proven with the stdlib
+socket module.
 
 Raw IP protocol 113 and UDP multicast, IPv4 and IPv6, across a veth pair and through a bridge;
 nftables loss (input hook and netdev egress) that really drops; teardown that always cleans up,
@@ -20,9 +21,9 @@ import time
 
 import pytest
 
-from tests import netbed
 from tests.conftest import require
-from tests.netbed import (
+from tests.testbed import netbed
+from tests.testbed.netbed import (
     GROUP4,
     GROUP6,
     NetBed,
@@ -60,7 +61,7 @@ def raw_receiver_v6(host: NetHost) -> socket.socket:
 def udp_receiver(host: NetHost, family: int, port: int = PORT) -> socket.socket:
     sock = host.socket(family, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # root: bypass net.core.rmem_max (not namespaced, see tests/netbed.py)
+    # root: bypass net.core.rmem_max (not namespaced, see tests/testbed/netbed.py)
     sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
     if family == socket.AF_INET:
         sock.bind(("0.0.0.0", port))
@@ -144,7 +145,8 @@ def test_pair_topology(netbed_pair: NetBed) -> None:
     assert "net.core.rmem_max" in netbed_pair.sysctl_report
     # host.python: the test interpreter inside the namespace, with the project importable
     code = (
-        "import socket, tests.netbed as nb; print([n for _, n in socket.if_nameindex()], nb.GROUP4)"
+        "import socket, tests.testbed.netbed as nb; "
+        "print([n for _, n in socket.if_nameindex()], nb.GROUP4)"
     )
     proc = b.python(["-c", code], check=True)
     assert proc.stdout.strip() == f"['lo', '{b.ifname}'] {GROUP4}"
@@ -450,7 +452,7 @@ def test_atexit_cleans_unclosed_bed(ending: str) -> None:
     proc = _run_creator(
         f"""
         import sys
-        from tests.netbed import NetBed
+        from tests.testbed.netbed import NetBed
         bed = NetBed.pair()  # never closed
         bed.b.popen(["sleep", "30"])
         print(" ".join(bed.namespaces), flush=True)
@@ -469,7 +471,7 @@ def test_cleanup_stale_after_sigkill() -> None:
             proc = _run_creator(
                 """
                 import os, signal, subprocess
-                from tests.netbed import NetBed
+                from tests.testbed.netbed import NetBed
                 bed = NetBed.star(2)
                 quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
                 sleeper = bed.receivers[0].popen(["sleep", "30"], **quiet)  # left inside

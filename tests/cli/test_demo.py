@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require
-from tests.netbed import NetBed
+from tests.testbed.netbed import NetBed
 
 pytestmark = pytest.mark.netns
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run_demo(bed: NetBed, *extra: str, user: str | None = None) -> dict[str, object]:

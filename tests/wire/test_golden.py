@@ -17,7 +17,7 @@ import pytest
 from pgm import wire
 from pgm.pcap import extract_pgm, read_pcap
 
-FIXTURES = Path(__file__).parent / "fixtures" / "openpgm"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openpgm"
 VECTORS: list[dict[str, Any]] = json.loads((FIXTURES / "vectors.json").read_text())
 
 OPTION_NAMES = {

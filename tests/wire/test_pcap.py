@@ -29,7 +29,7 @@ from pgm.pcap import (
     read_pcap,
     udp_datagram,
 )
-from tests.test_wire import rfc1071
+from tests.wire.test_wire import rfc1071
 
 SRC4, DST4 = "192.0.2.1", "239.192.0.1"
 SRC6, DST6 = "2001:db8::1", "ff0e::1"

@@ -1,4 +1,4 @@
-"""The Windows-style facade over real sockets, in network namespaces (tests/netbed.py).
+"""The Windows-style facade over real sockets, in network namespaces (tests/testbed/netbed.py).
 
 Sender on host ``a``, receivers on host ``b`` of one veth pair.  The sockets are made in this
 process: ``connect``/``listen`` (and options that check a local address) run inside the host's
@@ -28,8 +28,8 @@ import pgm
 from pgm import rmsocket
 from pgm.engine import ReceiverConfig, SessionStarted
 from pgm.io import PgmReceiver, PgmSender
-from tests.netbed import GROUP4, NetBed
-from tests.test_rm import wsa
+from tests.rm.test_rm import wsa
+from tests.testbed.netbed import GROUP4, NetBed
 
 pytestmark = pytest.mark.netns
 

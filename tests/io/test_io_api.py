@@ -1,7 +1,7 @@
 """The public pgm.io API the facade and the CLI use, over UDP in network namespaces.
 
-Sender on host ``a``, receiver on host ``b`` of one veth pair (tests/netbed.py).  Root on Linux;
-elsewhere these skip, saying so.
+Sender on host ``a``, receiver on host ``b`` of one veth pair (tests/testbed/netbed.py).
+Root on Linux; elsewhere these skip, saying so.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from pgm.engine import DataReceived, SourceConfig, SourceState
 from pgm.io import PgmReceiver, PgmSender
-from tests.netbed import GROUP4, NetBed
+from tests.testbed.netbed import GROUP4, NetBed
 
 pytestmark = pytest.mark.netns
 

@@ -101,7 +101,7 @@ T = TypeVar("T")
 PREFIX = "pgmt"
 MARKER_DIR = Path("/run/netns-pgmt")
 NETNS_DIR = Path("/run/netns")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 GROUP4 = "239.192.0.1"  # organisation-local scope
 GROUP6 = "ff08::1"  # organisation-local scope
@@ -998,7 +998,8 @@ class NetBed:
 
 # -- pytest fixtures -------------------------------------------------------------------------------
 # Enable them in a test module by importing them, or for the whole suite in tests/conftest.py:
-#   from tests.netbed import netbed_pair, netbed_pair_module, netbed_star, netbed_star_module
+#   from tests.testbed.netbed import (
+#       netbed_pair, netbed_pair_module, netbed_star, netbed_star_module)
 
 _stale_cleaned: list[bool] = []
 

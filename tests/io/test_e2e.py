@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 
 from tests.interop.peerio import read_messages, write_messages
-from tests.netbed import GROUP4, GROUP6, NetBed
+from tests.testbed.netbed import GROUP4, GROUP6, NetBed
 
 pytestmark = pytest.mark.netns
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PEER = ROOT / "tests" / "helpers" / "pgm_peer.py"
 CHUNK = 1400  # bytes per message through the API
 SIZE = 20 * 1024 * 1024

@@ -3,7 +3,7 @@ and every option row's rules on unconnected sockets, and the receive semantics o
 sockets fed with engine events (a stand-in for the PgmReceiver).
 
 Over real sockets (connect/listen, statistics after a lossy transfer, the examples):
-tests/test_rm_net.py.
+tests/rm/test_rm_net.py.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from pgm.rm.hub import Hub
 from pgm.rm.listener import ListenerRole
 from pgm.wire import TSI
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GROUP = "239.192.0.1"
 NOT_LOCAL = "198.51.100.77"  # TEST-NET-2: on no interface
 U32 = st.integers(0, 0xFFFFFFFF)
