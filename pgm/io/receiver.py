@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..driver import EngineDriver
 from ..engine import DataReceived, Event, Receiver, ReceiverConfig, SessionInfo
@@ -32,7 +32,7 @@ from ..net.transport import DatagramTransport, open_transport
 from ..wire import NLA, as_nla
 from .reactor import Reactor, clock, pick_interface
 
-__all__ = ["PgmReceiver"]
+__all__ = ["PgmReceiver", "ReceiverEndpoint", "open_receiver_endpoint"]
 
 
 class PgmReceiver(Reactor):
@@ -65,24 +65,22 @@ class PgmReceiver(Reactor):
     ) -> None:
         super().__init__("pgm-receiver")
         self.on_events = on_events
-        self.group = as_nla(group)
-        if ifaces is None or isinstance(ifaces, str | int):
-            specs: list[Any] = [ifaces]
-        else:
-            specs = list(ifaces)
-        self.ifaces = [pick_interface(s, self.group) for s in specs]
-        cfg = config or ReceiverConfig()
-        sock = open_transport(
-            transport,
-            self.group,
+        end = open_receiver_endpoint(
+            group,
             port,
-            self.ifaces[0],
-            receiver=True,
-            extra_ifaces=tuple(self.ifaces[1:]),
+            ifaces=ifaces,
+            transport=transport,
+            config=config,
+            loss=loss,
+            loss_seed=loss_seed,
+            rng=rng,
+            now=clock(),
         )
-        self._lossy = LossyTransport(sock, loss, loss_seed) if loss else None
-        self.transport: DatagramTransport = sock if self._lossy is None else self._lossy
-        self.engine = Receiver(cfg, group=self.group, dport=port, rng=rng, now=clock())
+        self.group = end.group
+        self.ifaces = end.ifaces
+        self._lossy = end.lossy
+        self.transport: DatagramTransport = end.transport
+        self.engine = end.engine
         self.port = port
         self._queue: deque[Event] = deque()
         self._queued_bytes = 0
@@ -200,3 +198,48 @@ class PgmReceiver(Reactor):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ReceiverEndpoint(NamedTuple):
+    """What :func:`open_receiver_endpoint` opens: a receiver engine and its transport."""
+
+    group: NLA
+    """The group, parsed."""
+    ifaces: list[Interface]
+    """The interfaces joined (the first one opened the socket)."""
+    transport: DatagramTransport
+    """The socket, or the simulated-loss wrapper around it."""
+    lossy: LossyTransport | None
+    """The simulated-loss wrapper (``loss=``), if any."""
+    engine: Receiver
+    """The receiver engine."""
+
+
+def open_receiver_endpoint(
+    group: str | NLA,
+    port: int,
+    *,
+    ifaces: Sequence[str | int | Interface] | str | int | None,
+    transport: str,
+    config: ReceiverConfig | None,
+    loss: float,
+    loss_seed: int | None,
+    rng: random.Random | None,
+    now: float,
+) -> ReceiverEndpoint:
+    """Resolve the interfaces, open and join the transport, wrap it for simulated loss and
+    build the :class:`~pgm.engine.Receiver` the way :class:`PgmReceiver` does (the asyncio API,
+    :mod:`pgm.asyncio`, shares it)."""
+    nla = as_nla(group)
+    if ifaces is None or isinstance(ifaces, str | int):
+        specs: list[Any] = [ifaces]
+    else:
+        specs = list(ifaces)
+    resolved = [pick_interface(s, nla) for s in specs]
+    sock = open_transport(
+        transport, nla, port, resolved[0], receiver=True, extra_ifaces=tuple(resolved[1:])
+    )
+    lossy = LossyTransport(sock, loss, loss_seed) if loss else None
+    wrapped: DatagramTransport = sock if lossy is None else lossy
+    engine = Receiver(config or ReceiverConfig(), group=nla, dport=port, rng=rng, now=now)
+    return ReceiverEndpoint(nla, resolved, wrapped, lossy, engine)

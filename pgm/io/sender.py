@@ -28,7 +28,7 @@ import random
 from collections import deque
 from collections.abc import Iterable
 from ipaddress import IPv6Address
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..driver import EngineDriver
 from ..engine import Event, Source, SourceConfig, SourceInfo, SourceState, WouldBlock
@@ -37,7 +37,7 @@ from ..net.transport import DatagramTransport, open_transport
 from ..wire import NLA, as_nla
 from .reactor import Reactor, clock, pick_interface
 
-__all__ = ["PgmSender"]
+__all__ = ["PgmSender", "SourceEndpoint", "open_source_endpoint"]
 
 
 class PgmSender(Reactor):
@@ -66,24 +66,21 @@ class PgmSender(Reactor):
         rng: random.Random | None = None,
     ) -> None:
         super().__init__("pgm-sender")
-        self.group = as_nla(group)
-        self.iface = pick_interface(iface, self.group)
-        cfg = _config_for(config or SourceConfig(), self.group, transport)
-        self.transport: DatagramTransport = open_transport(
-            transport, self.group, port, self.iface, receiver=False, ttl=ttl, loop=loop
+        end = open_source_endpoint(
+            group,
+            port,
+            iface=iface,
+            transport=transport,
+            config=config,
+            ttl=ttl,
+            loop=loop,
+            rng=rng,
+            now=clock(),
         )
-        try:
-            self.engine = Source(
-                cfg,
-                group=self.group,
-                nla=self.iface.address(cfg.ip_version),
-                dport=port,
-                rng=rng,
-                now=clock(),
-            )
-        except BaseException:
-            self.transport.close()
-            raise
+        self.group = end.group
+        self.iface = end.iface
+        self.transport: DatagramTransport = end.transport
+        self.engine = end.engine
         self.port = port
         self._events: deque[Event] = deque()
         self.driver = EngineDriver(self.engine, self.transport.send_all, self._events.extend)
@@ -263,6 +260,50 @@ class PgmSender(Reactor):
             self.close()
         else:
             self.abort()
+
+
+class SourceEndpoint(NamedTuple):
+    """What :func:`open_source_endpoint` opens: a source engine and its transport."""
+
+    group: NLA
+    """The group, parsed."""
+    iface: Interface
+    """The interface resolved for the group's IP version."""
+    transport: DatagramTransport
+    """The socket the engine's packets go through."""
+    engine: Source
+    """The source engine (``ip_version`` / ``udp_encapsulation`` set from group and transport)."""
+
+
+def open_source_endpoint(
+    group: str | NLA,
+    port: int,
+    *,
+    iface: str | int | Interface | None,
+    transport: str,
+    config: SourceConfig | None,
+    ttl: int,
+    loop: bool,
+    rng: random.Random | None,
+    now: float,
+) -> SourceEndpoint:
+    """Resolve the interface, open the transport and build the :class:`~pgm.engine.Source`
+    the way :class:`PgmSender` does (the asyncio API, :mod:`pgm.asyncio`, shares it); the
+    transport is closed again if the engine cannot be built."""
+    nla = as_nla(group)
+    ifc = pick_interface(iface, nla)
+    cfg = _config_for(config or SourceConfig(), nla, transport)
+    sock: DatagramTransport = open_transport(
+        transport, nla, port, ifc, receiver=False, ttl=ttl, loop=loop
+    )
+    try:
+        engine = Source(
+            cfg, group=nla, nla=ifc.address(cfg.ip_version), dport=port, rng=rng, now=now
+        )
+    except BaseException:
+        sock.close()
+        raise
+    return SourceEndpoint(nla, ifc, sock, engine)
 
 
 def _config_for(cfg: SourceConfig, group: NLA, transport: str) -> SourceConfig:
