@@ -5,13 +5,16 @@
 
 Needs root (network namespaces, raw sockets), iproute2 and nftables, and Debian's python3-zmq
 for the reference (run with /usr/bin/python3).  For each loss rate it builds two namespaces
-joined by a veth pair (tests/netbed.py), drops that share of packets at random in the
+joined by a veth pair (bench/netpair.py), drops that share of packets at random in the
 receiver's input hook (loss on the wire, invisible to the sender), and moves N messages of
 1400 bytes:
 
   * pgm: the project's one pgm peer, tests/helpers/pgm_peer.py, run as a script (sender and
     receiver, pure Python, rate cap 1 Gbit/s)
-  * OpenPGM: bench/zmq_peer.py PUB and SUB, ZeroMQ pgm:// at RATE 1 Gbit/s (epgm:// for udp)
+  * OpenPGM: the project's one ZeroMQ peer, tests/interop/zmq_peer.py, run as a script (PUB
+    and SUB, ZeroMQ pgm:// at RATE 1 Gbit/s, epgm:// for udp)
+
+Both peers are run by path; bench/ imports nothing from the tests package.
 
 Goodput = payload bits delivered / (last message - first message at the receiver).  CPU =
 user + system seconds of each process (including interpreter start-up, the same for both).
@@ -29,14 +32,13 @@ import sys
 import time
 from typing import Any
 
+from netpair import GROUP4, NetPair  # sibling module
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-
-from tests.netbed import GROUP4, NetBed  # noqa: E402
-
 ZMQ_PYTHON = "/usr/bin/python3"
 PGM_PEER = os.path.join(ROOT, "tests", "helpers", "pgm_peer.py")
+ZMQ_PEER = os.path.join(ROOT, "tests", "interop", "zmq_peer.py")
 
 
 def _last_json(text: str) -> dict[str, Any]:
@@ -46,8 +48,8 @@ def _last_json(text: str) -> dict[str, Any]:
     raise RuntimeError(f"no JSON result in: {text[-500:]}")
 
 
-def _run_pair(bed: NetBed, rx_argv: list[str], tx_argv: list[str], timeout: float, *,
-              tx_ready: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+def _run_pair(bed: NetPair, rx_argv: list[str], tx_argv: list[str],
+              timeout: float) -> tuple[dict[str, Any], dict[str, Any]]:
     rx = bed.b.popen(rx_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # wait until the receiver has joined
     assert rx.stdout is not None
@@ -60,12 +62,12 @@ def _run_pair(bed: NetBed, rx_argv: list[str], tx_argv: list[str], timeout: floa
     tx = bed.a.popen(tx_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE, text=True)
     assert tx.stdin is not None and tx.stdout is not None
-    if tx_ready:  # the pgm peer: READY once connected; end of stdin means "go" (and "close")
-        line = tx.stdout.readline()
-        if not line.startswith("READY"):
-            tx.kill()
-            raise RuntimeError(f"sender did not start: {line}")
-        time.sleep(0.5)
+    # both peers: READY once connected; end of stdin means "go" (and "close")
+    line = tx.stdout.readline()
+    if not line.startswith("READY"):
+        tx.kill()
+        raise RuntimeError(f"sender did not start: {line}")
+    time.sleep(0.5)
     tx.stdin.close()
     tx.stdin = None  # closed: communicate() must not flush it
     try:
@@ -77,7 +79,7 @@ def _run_pair(bed: NetBed, rx_argv: list[str], tx_argv: list[str], timeout: floa
     return _last_json(rout or rerr), _last_json(tout or terr)
 
 
-def measure(bed: NetBed, impl: str, n: int, size: int, transport: str) -> dict[str, Any]:
+def measure(bed: NetPair, impl: str, n: int, size: int, transport: str) -> dict[str, Any]:
     port = 7500 + (int(time.monotonic() * 1000) % 400)
     if impl == "pgm":
         common = [GROUP4, str(port)]
@@ -86,24 +88,22 @@ def measure(bed: NetBed, impl: str, n: int, size: int, transport: str) -> dict[s
         tx_argv = [sys.executable, PGM_PEER, "send", *common, bed.a.ifname, transport,
                    "--count", str(n), "--size", str(size), "--rate", str(1_000_000_000),
                    "--window", "10", "--send-buffer", str(4 << 20), "--linger", "4"]
-        r, t = _run_pair(bed, rx_argv, tx_argv, timeout=120, tx_ready=True)
-        r = {"received": r["messages"], "bytes": r["bytes"], "first": r["first_time"],
-             "last": r["last_time"], "cpu": r["cpu"]}
     else:
         scheme = "pgm" if transport == "raw" else "epgm"
-        rx_argv = [ZMQ_PYTHON, os.path.join(HERE, "zmq_peer.py"), "sub",
-                   f"{scheme}://{bed.b.ip4};{GROUP4}:{port}", str(n), str(size), "15"]
-        tx_argv = [ZMQ_PYTHON, os.path.join(HERE, "zmq_peer.py"), "pub",
-                   f"{scheme}://{bed.a.ip4};{GROUP4}:{port}", str(n), str(size), "1000000", "4"]
-        r, t = _run_pair(bed, rx_argv, tx_argv, timeout=120, tx_ready=False)
-    span = max(r["last"] - r["first"], 1e-9)
+        common = ["--rate", "1000000", "--recovery-ivl", "10000", "--count", str(n)]
+        rx_argv = [ZMQ_PYTHON, ZMQ_PEER, "sub", f"{scheme}://{bed.b.ip4};{GROUP4}:{port}",
+                   *common, "--idle", "15", "--timeout", "110"]
+        tx_argv = [ZMQ_PYTHON, ZMQ_PEER, "pub", f"{scheme}://{bed.a.ip4};{GROUP4}:{port}",
+                   *common, "--size", str(size), "--linger", "4"]
+    r, t = _run_pair(bed, rx_argv, tx_argv, timeout=120)
+    span = max(r["last_time"] - r["first_time"], 1e-9)
     return {
         "impl": impl,
         "transport": transport,
         "messages": n,
-        "delivered": r["received"],
-        "completion": r["received"] / n,
-        "goodput_mbit": r["bytes"] * 8 / span / 1e6 if r["received"] > 1 else 0.0,
+        "delivered": r["messages"],
+        "completion": r["messages"] / n,
+        "goodput_mbit": r["bytes"] * 8 / span / 1e6 if r["messages"] > 1 else 0.0,
         "cpu_sender_s": t["cpu"],
         "cpu_receiver_s": r["cpu"],
     }
@@ -120,7 +120,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rows = []
-    with NetBed.pair() as bed:
+    with NetPair() as bed:
         for loss in args.loss or [0.0, 5.0]:
             bed.reset()
             if loss:

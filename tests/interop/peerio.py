@@ -1,6 +1,7 @@
-"""What the interop peers and the harness share: the message-file format and the stdin line
-protocol.  Standard library only: ``zmq_peer.py`` runs under Debian's interpreter and imports
-this as a sibling module, ``pgm_peer.py`` likewise, the harness as ``tests.interop.peerio``.
+"""What the peers and the harness share: the message-file format and the stdin line protocol.
+Standard library only: the ZeroMQ peer (``zmq_peer.py``) runs under Debian's interpreter and
+imports this as a sibling module; the pgm peer (tests/helpers/pgm_peer.py) and the harness
+import it as ``tests.interop.peerio``.
 
 Message files hold ``[4-byte big-endian length][bytes]`` records, one per message.
 """
