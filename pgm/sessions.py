@@ -9,8 +9,8 @@ nothing else: it is sans-I/O (no sockets, no clocks, no threads, no locks — th
 whatever lock protects it) and is fed the receiver engine's events with :meth:`SessionDemux.feed`.
 
 * **Admission.**  A session (a TSI) is *tracked* from its :class:`~pgm.engine.SessionStarted`
-  event.  It becomes *visible* — acceptable, or followed — either when its first non-empty
-  message arrives (:attr:`Admit.ON_DATA`, what Windows' ``listen`` does: sessions that send only
+  event.  It becomes *visible* — acceptable, or followed — either when its first message
+  arrives (:attr:`Admit.ON_DATA`, what Windows' ``listen`` does: sessions that send only
   SPMs never appear, and one that ends before sending data is forgotten) or at once
   (:attr:`Admit.ON_START`).  Data and loss before a session is visible are not queued: the
   session starts after them.
@@ -138,6 +138,10 @@ class DemuxConfig:
     of being recorded in :attr:`DemuxSession.losses`."""
     max_loss_records: int = 10_000
     """Loss records kept per session; later ones only counted (:attr:`DemuxSession.loss_events`)."""
+    keep_empty: bool = True
+    """Queue zero-length messages: in message mode ``b""`` is a message like any other.  A
+    reader for which ``b""`` means the end (a socket's ``recv``) sets False: they are skipped
+    and do not make a session visible."""
 
     def __post_init__(self) -> None:
         if self.max_bytes < 0:
@@ -379,8 +383,8 @@ class SessionDemux:
 
     def _on_data(self, e: DataReceived) -> DemuxSession | None:
         s = self.sessions.get(e.tsi)
-        if s is None or s.end is not None or not e.data:
-            return None  # (an empty message would read as the end of a stream: skipped)
+        if s is None or s.end is not None or not (e.data or self.config.keep_empty):
+            return None
         if not s.visible and not self._make_visible(s):
             return None
         s._push(e.data)

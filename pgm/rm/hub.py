@@ -42,6 +42,7 @@ class Hub:
                 max_sessions=max_sessions,
                 admit=Admit.ON_DATA,
                 loss_ends_session=True,
+                keep_empty=False,  # recv() returning b"" means the session ended gracefully
             )
         )
         """Per-session queues (the receiver's lock protects it)."""

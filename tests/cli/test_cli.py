@@ -605,6 +605,23 @@ def test_recv_skips_a_session_that_had_already_ended(
     assert "ignoring session 9.9.9.9.9.9.1234" in capsys.readouterr().err
 
 
+def test_recv_counts_empty_messages(
+    fake_receiver: type[FakeReceiver], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A zero-length message is a message (message mode): counted, nothing written."""
+    fake_receiver.script = [
+        SessionStarted(TSI1, SRC),
+        DataReceived(TSI1, b"", 0),
+        DataReceived(TSI1, b"ab", 1),
+        DataReceived(TSI1, b"", 2),
+        SessionEnded(TSI1, "fin"),
+    ]
+    assert run(recv(tmp_path, "--json")) == 0
+    assert (tmp_path / "out").read_bytes() == b"ab"
+    obj = json.loads(capsys.readouterr().out)
+    assert (obj["bytes"], obj["messages"], obj["end"]) == (2, 3, "fin")
+
+
 def test_recv_empty_session_is_success(fake_receiver: type[FakeReceiver], tmp_path: Path) -> None:
     fake_receiver.script = [SessionStarted(TSI1, SRC), SessionEnded(TSI1, "fin")]
     assert run(recv(tmp_path)) == 0  # spms_received 5: a real (empty) transfer

@@ -26,7 +26,7 @@ End of file on stdin counts as every command, so a caller that needs no choreogr
 benchmark, the e2e tests) starts the peer with stdin at /dev/null.  Message files hold
 ``[4-byte big-endian length][bytes]`` records (tests/interop/peerio.py); ``--count N --size B``
 sends N generated messages of B bytes instead, and a receiver without ``--out`` only counts.
-Empty messages are not passed on (the demultiplexer skips them).
+An empty message is a message: counted, and written as a zero-length record.
 
 ``--zmq`` frames the messages the ZeroMQ way (2-byte offset + ZMTP/1.0 frames, never more than
 one TPDU per APDU; tests/interop/zmtp.py) when sending, and decodes that framing when receiving.

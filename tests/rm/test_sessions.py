@@ -123,9 +123,22 @@ def test_loss_and_end_before_visibility_are_not_queued() -> None:
     assert d.pending == 0 and T2 not in d.sessions  # ended unseen: forgotten
 
 
-def test_empty_messages_and_other_events_are_skipped() -> None:
+def test_empty_messages_are_messages() -> None:
     d = SessionDemux()
     d.feed([start(), data(b""), SourceClosed(T1), data(b"x"), data(b"")])
+    s = accept(d)  # the empty message made it visible
+    assert s.queued_messages == 3 and s.queued_bytes == 1
+    assert s.read_message(10) == (b"", 0) and not s.at_end
+    assert s.pop_all() == [b"x", b""] and d.buffered == 0
+    d.feed([SessionEnded(T1, "fin")])
+    assert s.at_end
+
+
+def test_empty_messages_skipped_when_asked() -> None:
+    d = SessionDemux(DemuxConfig(keep_empty=False))
+    d.feed([start(), data(b"")])
+    assert d.accept() is None  # an empty message alone does not make a session visible
+    d.feed([data(b""), SourceClosed(T1), data(b"x"), data(b"")])
     assert accept(d).pop_all() == [b"x"]
 
 
