@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections import deque
 from collections.abc import Iterable
 from ipaddress import IPv6Address
 from typing import Any, NamedTuple
@@ -35,6 +34,7 @@ from ..engine import Event, Source, SourceConfig, SourceInfo, SourceState, Would
 from ..interfaces import Interface
 from ..net.transport import DatagramTransport, open_transport
 from ..wire import NLA, as_nla
+from .history import EventHistory
 from .reactor import Reactor, clock, pick_interface
 
 __all__ = ["PgmSender", "SourceEndpoint", "open_source_endpoint"]
@@ -82,7 +82,7 @@ class PgmSender(Reactor):
         self.transport: DatagramTransport = end.transport
         self.engine = end.engine
         self.port = port
-        self._events: deque[Event] = deque()
+        self._events = EventHistory()  # bounded: nobody may ever take them
         self.driver = EngineDriver(self.engine, self.transport.send_all, self._events.extend)
         self._released = False
         self.start()
@@ -119,6 +119,18 @@ class PgmSender(Reactor):
         """The configuration the source runs with (ip_version / udp_encapsulation filled in)."""
         cfg: SourceConfig = self.engine.config
         return cfg
+
+    def take_events(self) -> list[Event]:
+        """The source's events since the last call, oldest first: at most
+        :data:`~pgm.io.history.EVENT_HISTORY`, the newest (older ones are dropped and counted
+        in :attr:`events_dropped`)."""
+        with self.lock:
+            return self._events.take()
+
+    @property
+    def events_dropped(self) -> int:
+        """Events dropped because nobody took them in time (see :meth:`take_events`)."""
+        return self._events.dropped
 
     def info(self) -> SourceInfo:
         """A read-only snapshot of the source (``SourceInfo``: counters, window edges, rates),
