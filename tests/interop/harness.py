@@ -103,7 +103,7 @@ from tests.interop.peerio import read_messages, write_messages  # noqa: E402
 
 
 def max_tsdu(mtu: int, v6: bool, udp: bool) -> int:
-    """Largest unfragmented TSDU (OpenPGM's arithmetic, pgm-notes §3.2)."""
+    """Largest unfragmented TSDU (OpenPGM's arithmetic, docs/protocol.md §8)."""
     return mtu - IP_HEADER[6 if v6 else 4] - (UDP_HEADER if udp else 0) - PGM_DATA_HEADER
 
 

@@ -158,7 +158,7 @@ def test_zeromq_sub_aborts_on_fragmented_apdus(
     transport: str,
     v6: bool,
 ) -> None:
-    """pgm-notes §7: libzmq asserts that an APDU is one TPDU.  ZeroMQ-framed APDUs of 4000
+    """docs/protocol.md §12: libzmq asserts that an APDU is one TPDU.  ZeroMQ-framed APDUs of 4000
     bytes (PGM fragments them) kill the SUB process with SIGABRT: the peer does not support
     it, and pgm's ZeroMQ framing (zmtp.encode at the max TSDU) is what avoids it."""
     cell = cells.cell("zeromq", "fragments", "p2o", transport, v6)
