@@ -130,20 +130,12 @@ def sender_summary(
     to the session; ``duration`` runs from the session's start until every message was
     transmitted once (lingering is not counted); ``stats`` is :meth:`PgmSender.stats`.
     """
-    return {
-        "command": "send",
-        **extra,
-        "tsi": None if tsi is None else str(tsi),
-        "bytes": nbytes,
-        "messages": messages,
-        "duration_s": round(duration, 6),
-        "goodput_mbps": round(goodput_mbps(nbytes, duration), 3),
+    counts = {
         "naks_received": int(stats.get("naks_received", 0)),
         "repairs_sent": int(stats.get("repair_packets_sent", 0)),
-        "end": end,
-        "exit_status": exit_status,
-        "stats": stats,
     }
+    head = {"command": "send", **extra, "tsi": None if tsi is None else str(tsi)}
+    return _summary(head, nbytes, messages, duration, counts, end, exit_status, stats)
 
 
 def receiver_summary(
@@ -167,20 +159,40 @@ def receiver_summary(
     session's entry of :meth:`PgmReceiver.stats` (``stats``, included whole).
     """
     merged = merge_ranges(lost_ranges)
-    return {
-        "command": "recv",
-        **extra,
-        "tsi": None if tsi is None else str(tsi),
-        "source": None if source is None else str(source),
-        "bytes": nbytes,
-        "messages": messages,
-        "duration_s": round(duration, 6),
-        "goodput_mbps": round(goodput_mbps(nbytes, duration), 3),
+    counts = {
         "naks_sent": int(session_stats.get("selective_naks_sent", 0)),
         "repairs_received": int(session_stats.get("rdata_packets_received", 0)),
         "loss_events": loss_events,
         "lost_packets": sum(range_count(a, b) for a, b in merged),
         "lost_ranges": [[a, b] for a, b in merged],
+    }
+    head = {
+        "command": "recv",
+        **extra,
+        "tsi": None if tsi is None else str(tsi),
+        "source": None if source is None else str(source),
+    }
+    return _summary(head, nbytes, messages, duration, counts, end, exit_status, stats)
+
+
+def _summary(
+    head: dict[str, Any],
+    nbytes: int,
+    messages: int,
+    duration: float,
+    counts: dict[str, Any],
+    end: str,
+    exit_status: int,
+    stats: dict[str, Any],
+) -> dict[str, Any]:
+    """The fields both summaries share, in their order around the role's own ``counts``."""
+    return {
+        **head,
+        "bytes": nbytes,
+        "messages": messages,
+        "duration_s": round(duration, 6),
+        "goodput_mbps": round(goodput_mbps(nbytes, duration), 3),
+        **counts,
         "end": end,
         "exit_status": exit_status,
         "stats": stats,

@@ -38,7 +38,6 @@ from .report import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_USAGE,
     err,
     format_sender_stats,
     json_dump,
@@ -232,29 +231,6 @@ class _Transfer:
         finally:
             progress.stop()
             data.close()
-
-
-def _open_sender(args: argparse.Namespace, plan: _Plan) -> PgmSender | int:
-    """The sender, or the exit status when its socket cannot be opened."""
-    from .. import io
-
-    try:
-        return io.PgmSender(
-            args.group,
-            args.port,
-            iface=plan.iface,
-            transport=args.transport,
-            config=plan.cfg,
-            ttl=args.ttl,
-        )
-    except PermissionError as exc:
-        plan.data.close()
-        err("send", exc.strerror or str(exc))
-        return EXIT_USAGE
-    except OSError as exc:
-        plan.data.close()
-        err("send", f"cannot open the {args.transport} socket on {plan.iface.name}: {exc}")
-        return EXIT_ERROR
 
 
 def run(args: argparse.Namespace) -> int:
