@@ -48,31 +48,43 @@ def _point(r: int) -> int:
     return 0 if r == 0 else EXP[r - 1]
 
 
-def _lagrange(points: Sequence[int], x: int) -> tuple[int, ...]:
-    """``L_s(x)`` for each point ``s`` of ``points`` (distinct, none equal to ``x``)."""
-    logs = []
-    for i, xs in enumerate(points):
-        acc = 0  # log of prod_{t != s} (x - x_t) / (x_s - x_t); subtraction is XOR
-        for j, xt in enumerate(points):
-            if j != i:
-                acc += LOG[x ^ xt] - LOG[xs ^ xt]
-        logs.append(EXP[acc % 255])
-    return tuple(logs)
+def _denominators(points: Sequence[int]) -> list[int]:
+    """``log prod_{t != s} (x_s - x_t)`` for each point ``s`` (subtraction is XOR)."""
+    return [
+        sum(LOG[xs ^ xt] for j, xt in enumerate(points) if j != i) for i, xs in enumerate(points)
+    ]
+
+
+def _lagrange(points: Sequence[int], den: Sequence[int], x: int) -> tuple[int, ...]:
+    """``L_s(x)`` for each of ``points`` (distinct, none equal to ``x``; ``den`` from
+    :func:`_denominators`): ``prod_{t != s} (x - x_t) / (x_s - x_t)``."""
+    logs = [LOG[x ^ xt] for xt in points]
+    total = sum(logs)
+    return tuple(EXP[(total - lx - d) % 255] for lx, d in zip(logs, den, strict=True))
+
+
+@cache  # bounded: 7 group sizes
+def _data_points(k: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The points of the k data rows and their Lagrange denominators."""
+    points = tuple(_point(c) for c in range(k))
+    return points, tuple(_denominators(points))
 
 
 @cache  # bounded: 7 group sizes × at most 254 parity indices
 def _parity_row(k: int, h: int) -> tuple[int, ...]:
     """Row ``k + h`` of the generator matrix ``G``."""
-    return _lagrange([_point(c) for c in range(k)], _point(k + h))
+    points, den = _data_points(k)
+    return _lagrange(points, den, _point(k + h))
 
 
 @lru_cache(maxsize=DECODE_CACHE_SIZE)
 def _decode_plan(k: int, used: tuple[int, ...]) -> tuple[tuple[int, tuple[bytes, ...]], ...]:
     """For each missing data index: (index, translation tables aligned with ``used``)."""
     points = [_point(r) for r in used]
+    den = _denominators(points)
     present = set(used)
     return tuple(
-        (c, tuple(MUL[g] for g in _lagrange(points, _point(c))))
+        (c, tuple(MUL[g] for g in _lagrange(points, den, _point(c))))
         for c in range(k)
         if c not in present
     )
