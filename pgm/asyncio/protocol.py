@@ -1,0 +1,188 @@
+"""The engine on an asyncio event loop: one reader, one timer, a flush after every input.
+
+Theory of operation
+-------------------
+An :class:`EngineProtocol` holds a sans-I/O engine by composition, through the same
+:class:`~pgm.driver.EngineDriver` the reactor threads (:mod:`pgm.io`) and the simulator use,
+and a transport (:class:`~pgm.net.transport.DatagramTransport`: raw IP or UDP, or a wrapper).
+Raw sockets cannot go through ``create_datagram_endpoint``, so for both transports the protocol
+registers ``loop.add_reader`` on the transport's descriptor: one code path serves raw and UDP.
+
+Three things drive the engine, and each ends the same way:
+
+* **readable** — the loop calls :meth:`EngineProtocol._readable`: the socket's batch
+  (``recv_batch``) goes through :meth:`EngineDriver.step` (feed, due timers, flush, events);
+* **timer** — one ``loop.call_at`` handle at the engine's deadline runs the step with no input;
+* **API call** — the owner calls the engine (``send``, ``close``...), then :meth:`service`:
+  flush and drain at once, in the caller's task.
+
+After each, :meth:`_rearm` takes the deadline *from the engine* (``next_timer()``) and moves
+the one timer there — cancelled and re-scheduled only when the deadline changed — so timers
+never drift and never pile up.  The time is ``loop.time()`` (``time.monotonic()`` on the
+standard loops, the clock the threaded API uses).  A handle fires up to the loop's clock
+resolution early; the step then runs at the deadline itself, so a due timer always runs.
+
+Events drained by a step go to the owner's ``deliver`` sink; then every task waiting in
+:meth:`wait_step` is woken, so API calls that wait for progress (room in the send buffer, an
+event, the end of the linger) re-check their condition after each step.  An exception in a
+step (a transport error) is kept in :attr:`error`, the protocol stops, and the waiters are woken
+to raise it.  :meth:`pause_reading` / :meth:`resume_reading` remove and re-add the reader (a
+receiver's back-pressure: the kernel buffer fills, and what overflows NAKs repair).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..driver import EngineDriver
+from ..engine.api import Engine
+from ..net.transport import DatagramTransport
+
+__all__ = ["EngineProtocol"]
+
+
+class EngineProtocol:
+    """One engine and one transport on ``loop`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        transport: DatagramTransport,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Callable[[Sequence[Any]], object] | None = None,
+    ) -> None:
+        self.loop = loop
+        self.transport = transport
+        self.driver = EngineDriver(engine, transport.send_all, deliver)
+        """Runs the engine (see :mod:`pgm.driver`); ``driver.engine`` is the engine."""
+        self.error: BaseException | None = None
+        """The exception that stopped the protocol, if one did."""
+        self.steps = 0
+        """Driver steps run (reads, timers and services)."""
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._fd = transport.fileno()
+        self._reading = False
+        self._stopped = False
+        self.resume_reading()
+        self._rearm(self.driver.next_deadline())
+
+    # -- the three inputs ------------------------------------------------------------------------
+    def _readable(self) -> None:
+        try:
+            batch = self.transport.recv_batch()
+            self._after(self.driver.step(self.loop.time(), batch))
+        except Exception as exc:  # surfaced to the application on its next call
+            self._fail(exc)
+
+    def _on_timer(self) -> None:
+        due = self._timer_at
+        self._timer = self._timer_at = None
+        try:
+            now = self.loop.time()
+            if due is not None and now < due:
+                now = due  # fired within the loop's clock resolution: run at the deadline
+            self._after(self.driver.step(now))
+        except Exception as exc:
+            self._fail(exc)
+
+    def service(self) -> None:
+        """After an API call on the engine: flush, drain events, re-arm the timer, wake the
+        waiters.  Raises the error that stopped the protocol, if any."""
+        self.check()
+        try:
+            self._after(self.driver.service(self.loop.time()))
+        except Exception as exc:
+            self._fail(exc)
+            raise
+
+    def _after(self, deadline: float | None) -> None:
+        self.steps += 1
+        if self._stopped:
+            return
+        self._rearm(deadline)
+        self._wake()
+
+    # -- the timer -------------------------------------------------------------------------------
+    def _rearm(self, deadline: float | None) -> None:
+        """Move the one timer to ``deadline`` (None: no timer) if it is not already there."""
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        if deadline is None:
+            self._timer = self._timer_at = None
+            return
+        self._timer_at = deadline
+        self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    @property
+    def timer_at(self) -> float | None:
+        """When the timer fires next (the engine's deadline after the last step), or None."""
+        return self._timer_at
+
+    # -- waiting ---------------------------------------------------------------------------------
+    async def wait_step(self) -> None:
+        """Wait until the next step (or the protocol stops); raises its error if it failed."""
+        self.check()
+        if self._stopped:
+            return
+        fut: asyncio.Future[None] = self.loop.create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        finally:
+            if fut in self._waiters:
+                self._waiters.remove(fut)
+        self.check()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def check(self) -> None:
+        """Raise the error that stopped the protocol, if one did."""
+        if self.error is not None:
+            raise RuntimeError(f"PGM I/O failed: {self.error!r}") from self.error
+
+    # -- reading on and off; stopping ------------------------------------------------------------
+    def pause_reading(self) -> None:
+        """Stop reading the socket (back-pressure)."""
+        if self._reading:
+            self.loop.remove_reader(self._fd)
+            self._reading = False
+
+    def resume_reading(self) -> None:
+        """Read the socket again."""
+        if not self._reading and not self._stopped:
+            self.loop.add_reader(self._fd, self._readable)
+            self._reading = True
+
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`stop` ran (or a step failed)."""
+        return self._stopped
+
+    def stop(self) -> None:
+        """Remove the reader and the timer, close the transport and wake the waiters.
+        Idempotent."""
+        if self._stopped:
+            return
+        self.pause_reading()
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._timer_at = None
+        with contextlib.suppress(OSError):
+            self.transport.close()
+        self._wake()
+
+    def _fail(self, exc: BaseException) -> None:
+        self.error = exc
+        self.stop()
