@@ -36,6 +36,7 @@ def test_ringo_vector() -> None:
     assert rs.encode(RINGO, 0) == bytes.fromhex("4c338d49a3738b09")
     assert rs.encode(RINGO, 1) == bytes.fromhex("1d024d99bff1ea97")
     assert rs.encode_many(RINGO, [1, 0]) == [rs.encode(RINGO, 1), rs.encode(RINGO, 0)]
+    assert rs.encode_many(RINGO, []) == []
     p0, p1 = rs.encode_many(RINGO, [0, 1])
     assert rs.decode({4: p0, 1: RINGO[1], 5: p1, 3: RINGO[3]}, 8) == RINGO
     assert rs.decode({0: RINGO[0], 1: RINGO[1], 2: RINGO[2], 5: p1}, 8) == RINGO
