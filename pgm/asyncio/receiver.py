@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from ..engine import DataReceived, Event, LossReason, SessionInfo, SessionStarted, UnrecoverableLoss
-from ..io.receiver import ReceiverEndpoint
+from ..io.receiver import ReceiverEndpoint, receiver_stats
 from ..sessions import (
     Admit,
     DemuxConfig,
@@ -327,6 +327,10 @@ class AsyncReceiver:
     def simulated_drops(self) -> int:
         """Data packets dropped by simulated loss (``loss=``) so far."""
         return 0 if self._lossy is None else self._lossy.drops
+
+    def stats(self) -> dict[str, Any]:
+        """Receiver-wide counters and each session's figures (as :meth:`PgmReceiver.stats`)."""
+        return receiver_stats(self.engine, self.loop.time(), self.simulated_drops)
 
     def session_info(self, tsi: Any) -> SessionInfo | None:
         """A read-only snapshot of the session ``tsi`` (as :meth:`PgmReceiver.session_info`)."""

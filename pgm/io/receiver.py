@@ -32,7 +32,7 @@ from ..net.transport import DatagramTransport, open_transport
 from ..wire import NLA, as_nla
 from .reactor import Reactor, clock, pick_interface
 
-__all__ = ["PgmReceiver", "ReceiverEndpoint", "open_receiver_endpoint"]
+__all__ = ["PgmReceiver", "ReceiverEndpoint", "open_receiver_endpoint", "receiver_stats"]
 
 
 class PgmReceiver(Reactor):
@@ -172,15 +172,7 @@ class PgmReceiver(Reactor):
     def stats(self) -> dict[str, Any]:
         """Receiver-wide counters and each live session's figures."""
         with self.lock:
-            now = clock()
-            eng = self.engine
-            sessions = {str(t): s.stats_dict(now) for t, s in eng.ended_sessions.items()}
-            sessions.update({str(t): s.stats_dict(now) for t, s in eng.sessions.items()})
-            return {
-                "receiver": {k: getattr(eng.stats, k) for k in eng.stats.__slots__},
-                "sessions": sessions,
-                "simulated_drops": self.simulated_drops,
-            }
+            return receiver_stats(self.engine, clock(), self.simulated_drops)
 
     # -- ending ----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -243,3 +235,15 @@ def open_receiver_endpoint(
     wrapped: DatagramTransport = sock if lossy is None else lossy
     engine = Receiver(config or ReceiverConfig(), group=nla, dport=port, rng=rng, now=now)
     return ReceiverEndpoint(nla, resolved, wrapped, lossy, engine)
+
+
+def receiver_stats(engine: Receiver, now: float, simulated_drops: int) -> dict[str, Any]:
+    """Receiver-wide counters and each session's figures, live or ended (what
+    :meth:`PgmReceiver.stats` returns; the asyncio API's receiver shares it)."""
+    sessions = {str(t): s.stats_dict(now) for t, s in engine.ended_sessions.items()}
+    sessions.update({str(t): s.stats_dict(now) for t, s in engine.sessions.items()})
+    return {
+        "receiver": {k: getattr(engine.stats, k) for k in engine.stats.__slots__},
+        "sessions": sessions,
+        "simulated_drops": simulated_drops,
+    }

@@ -28,6 +28,7 @@ benchmark, the e2e tests) starts the peer with stdin at /dev/null.  Message file
 sends N generated messages of B bytes instead, and a receiver without ``--out`` only counts.
 An empty message is a message: counted, and written as a zero-length record.
 
+``--asyncio`` runs the same protocol on :mod:`pgm.asyncio` (tests/helpers/aio_peer.py).
 ``--zmq`` frames the messages the ZeroMQ way (2-byte offset + ZMTP/1.0 frames, never more than
 one TPDU per APDU; tests/interop/zmtp.py) when sending, and decodes that framing when receiving.
 """
@@ -272,6 +273,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="APDU size for --zmq framing (default: one TSDU; larger ones fragment)",
     )
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--asyncio", action="store_true", help="run on pgm.asyncio (aio_peer.py)")
     args = ap.parse_args(argv)
     if args.mode == "send" and not args.input and args.count is None:
         ap.error("send needs --in FILE or --count N")
@@ -280,6 +282,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
+    if args.asyncio:
+        from tests.helpers import aio_peer
+
+        return aio_peer.send(args) if args.mode == "send" else aio_peer.recv(args)
     return send(args) if args.mode == "send" else recv(args)
 
 
