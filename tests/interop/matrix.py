@@ -70,6 +70,7 @@ FEATURES: list[tuple[str, str, str]] = [
     ("libpgm", "fin", "session end (OPT_FIN)"),
     ("libpgm", "latejoin", "receiver joins a running session"),
     ("libpgm", "star", "mixed receivers on one source, 5 % loss each"),
+    ("libpgm", "asyncio", "the asyncio API (pgm.asyncio), 5 % random loss"),
     ("zeromq", "messages", "messages of 1 B – 20 kB, 5 % loss"),
     ("zeromq", "fragments", "APDUs larger than one TPDU (PGM fragmentation)"),
     ("zeromq", "fin", "session end (OPT_FIN)"),
