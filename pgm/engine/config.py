@@ -22,6 +22,9 @@ PGM_HEADER = 16
 DATA_BODY = 8  # SQN + TRAIL
 OPT_LENGTH_SIZE = 4
 OPT_FRAGMENT_SIZE = 16
+#: Room FEC keeps free in every TPDU so its parity fits the MTU too (docs/fec.md): the 2-byte
+#: VAR_PKTLEN length, OPT_LENGTH, OPT_PARITY_GRP and OPT_CURR_TGSIZE.
+FEC_ROOM = 2 + 4 + 8 + 8
 
 #: OpenPGM's heartbeat SPM schedule after data (docs/protocol.md §12): 100 ms ×4, 1.3, 7, 16,
 #: 25, 30 s.
@@ -31,6 +34,24 @@ OPENPGM_HEARTBEATS = (0.1, 0.1, 0.1, 0.1, 1.3, 7.0, 16.0, 25.0, 30.0)
 def _positive(name: str, value: float) -> None:
     if not value > 0:
         raise ConfigError(f"{name} must be > 0, not {value!r}")
+
+
+def _check_fec(c: SourceConfig) -> None:
+    """RM_FEC_INFO's rules (docs/fec.md): k a power of two, k < n <= 255, pro-active <= n - k,
+    and at least one mode."""
+    k, n = c.fec_group_size, c.fec_block_size
+    if k == 0:
+        if c.fec_proactive or c.fec_ondemand:
+            raise ConfigError("fec_proactive / fec_ondemand need fec_group_size (k)")
+        return
+    if not 2 <= k <= 128 or k & (k - 1):
+        raise ConfigError(f"fec_group_size must be a power of two in 2..128, not {k}")
+    if not k < n <= 255:
+        raise ConfigError(f"fec_block_size must be in {k + 1}..255 (above k = {k}), not {n}")
+    if not 0 <= c.fec_proactive <= n - k:
+        raise ConfigError(f"fec_proactive must be in 0..{n - k} (n - k), not {c.fec_proactive}")
+    if not c.fec_proactive and not c.fec_ondemand:
+        raise ConfigError("FEC needs fec_proactive > 0 or fec_ondemand (or both)")
 
 
 @dataclass(frozen=True)
@@ -89,7 +110,23 @@ class SourceConfig:
     trace_events: bool = False
     """Also emit research events (NakReceived, RepairSent)."""
 
+    fec_group_size: int = 0
+    """FEC (RFC 3208 Appendix A, docs/fec.md): transmission-group size k, a power of two in
+    2..128 (RM_FEC_INFO.FECGroupSize); 0 = no FEC."""
+    fec_block_size: int = 255
+    """FEC block size n > k, at most 255: k data + up to n - k parity packets per group
+    (RM_FEC_INFO.FECBlockSize)."""
+    fec_proactive: int = 0
+    """Parity packets sent unasked after every group, 0..n-k (FECProActivePackets)."""
+    fec_ondemand: bool = False
+    """Answer parity NAKs with fresh parity (fFECOnDemandParityEnabled)."""
+    fec_openpgm: bool = True
+    """Speak OpenPGM's FEC dialect (default): OPT_PARITY_PRM with pro-active 0x01 / on-demand
+    0x02 and pro-active parity sent as RDATA.  False: RFC 3208's figure (0x02 / 0x01) and
+    pro-active parity as ODATA (docs/fec.md)."""
+
     def __post_init__(self) -> None:
+        _check_fec(self)
         _positive("rate_bps", self.rate_bps)
         _positive("window_secs", self.window_secs)
         if self.window_bytes < 0:
@@ -118,8 +155,10 @@ class SourceConfig:
     @property
     def max_tsdu(self) -> int:
         """Largest TSDU in one unfragmented ODATA: the MTU less the IP (and UDP) header, the
-        PGM header and the data body (RFC 3208 §8), as OpenPGM computes it."""
-        return self.mtu - self.header_overhead - PGM_HEADER - DATA_BODY
+        PGM header and the data body (RFC 3208 §8), as OpenPGM computes it; with FEC
+        ``FEC_ROOM`` bytes less, so parity packets fit the MTU too."""
+        room = FEC_ROOM if self.fec_group_size else 0
+        return self.mtu - self.header_overhead - PGM_HEADER - DATA_BODY - room
 
     @property
     def max_tsdu_fragment(self) -> int:
@@ -130,6 +169,11 @@ class SourceConfig:
     def effective_window_bytes(self) -> int:
         """The window's byte cap (``window_bytes`` or derived from rate × time)."""
         return self.window_bytes or max(self.mtu, int(self.rate_bps * self.window_secs / 8))
+
+    @property
+    def fec(self) -> bool:
+        """Whether the session uses FEC (``fec_group_size`` set)."""
+        return self.fec_group_size > 0
 
     @property
     def effective_linger(self) -> float:

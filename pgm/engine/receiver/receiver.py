@@ -61,6 +61,7 @@ from ..events import (
     data_received,
 )
 from .delivery import Held, deliver
+from .fec import ReceiverFec
 from .nak import NakInput, NakMachine, NakRecord, NakState, NakTimer
 from .session import Session
 from .stats import ReceiverStats, SessionInfo
@@ -108,6 +109,7 @@ class Receiver:
         self._expiry: list[tuple[float, int, Session]] = []  # heap: (last_heard + expiry)
         self._now = now
         self._naks = NakMachine(self.config, self.rng)
+        self._fec = ReceiverFec(self)  # FEC (docs/fec.md)
         self._max_window = self.config.max_window_sqns
         self._verify = self.config.verify_checksum
         self._dst_ok: object = self.group
@@ -232,7 +234,11 @@ class Receiver:
         key = (datagram[8:14], datagram[0] << 8 | datagram[1])
         s = self.sessions.get(key)  # type: ignore[call-overload]
         if flags & _PARITY:
-            self._drop_parity(s, now)
+            if s is not None and s.fec is not None and s.started:
+                s.last_heard = now
+                self._fec.on_parity(s, datagram, tbyte, flags, sqn32, opts, payload, now)
+            else:
+                self._drop_parity(s, now)
             return
         if s is None:
             s = self._session(TSI(*key), src, now, create=True)
@@ -243,6 +249,10 @@ class Receiver:
             s.last_heard = now
         st = s.stats
         st.total_bytes_received += len(datagram)
+        if s.fec is not None:  # FEC: keep the packet for its group (docs/fec.md)
+            self._fec.keep(s, sqn32, opts, payload)
+            if s.ended:
+                return
         ref = s.lead
         if trail32 != s.trail & SQN_MASK:
             trail = sqn_unwrap(trail32, ref)
@@ -267,8 +277,8 @@ class Receiver:
         self._on_data(s, sqn_unwrap(sqn32, ref), tbyte == _RDATA, opts, payload, now)
 
     def _drop_parity(self, s: Session | None, now: float) -> None:
-        # RFC 3208 §9: a parity packet (FEC) is no data: it must never be delivered or fill a
-        # gap.  Until FEC is implemented it is counted and dropped.
+        # RFC 3208 §9: a parity packet (FEC) is no data: it must never be delivered.  One of a
+        # session whose SPM advertised no FEC (or not yet started) is counted and dropped.
         self.stats.parity_packets_ignored += 1
         if s is not None:
             s.last_heard = now
@@ -396,6 +406,8 @@ class Receiver:
                 rst = True
             elif type(o) is wire.OptFin:
                 fin = True
+            elif type(o) is wire.OptParityPrm:
+                self._fec.on_spm(s, o)
         if not s.started:
             # First packet is an SPM: start after its leading edge (RFC 3208 §6.1, OpenPGM).
             s.lead = spm.spm_lead
@@ -435,6 +447,9 @@ class Receiver:
         if self.config.trace_events:
             self._events.append(NcfReceived(s.tsi, tuple(sqns)))
         if not s.started or ncf.parity:
+            if ncf.parity and s.started:
+                self._fec.on_parity_ncf(s, sqns, now)
+                self._settle(s)
             return
         for s32 in sqns:
             sqn = s.unwrap(s32)
@@ -553,6 +568,8 @@ class Receiver:
         dst = s.nak_dst
         if dst is None:
             return
+        if s.fec is not None:
+            sqns = self._fec.naks(s, sqns, dst)
         st = s.stats
         for i in range(0, len(sqns), 1 + wire.MAX_NAK_LIST):
             chunk = [q & SQN_MASK for q in sqns[i : i + 1 + wire.MAX_NAK_LIST]]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...wire import NLA, TSI
 from ...wire.sqn import SQN_MASK, sqn_unwrap
@@ -30,6 +30,9 @@ from ..events import EndReason, LossReason
 from .delivery import Held
 from .nak import NakMachine, NakRecord, NakState
 from .stats import SessionInfo, SessionStats
+
+if TYPE_CHECKING:
+    from .fec import SessionFec
 
 __all__ = ["Session"]
 
@@ -75,6 +78,7 @@ class Session:
         self.rate_last = 0.0
         self.base = 0  # unbounded minus base = 64-bit sequence number (see SessionInfo)
         self.first = 0  # first sequence number of the stream (unbounded)
+        self.fec: SessionFec | None = None  # FEC, once an SPM advertised it (.fec)
         self.ended_when_heard = False
         self.end_reason: EndReason | None = None
         self.ended_at = now
@@ -106,6 +110,8 @@ class Session:
         self.wait_ncf.clear()
         self.wait_data.clear()
         self.spmr_at = None
+        if self.fec is not None:
+            self.fec.groups.clear()
 
     def sample_window(self) -> None:
         """Sample the window occupancy (lead - next + 1) for the RM window figures; the

@@ -40,7 +40,7 @@ class SessionStats:
     selective_naks_sent: int = 0
     """Sequence numbers requested in NAKs (a NAK list counts each) (RM: TotalSelectiveNaksSent)."""
     parity_naks_sent: int = 0
-    """Parity NAKs sent (RM: TotalParityNaksSent; 0 until FEC)."""
+    """Parity requests sent, one per transmission group named (RM: TotalParityNaksSent)."""
     nak_packets_sent: int = 0
     """NAK packets sent."""
     ncfs_received: int = 0
@@ -71,7 +71,13 @@ class SessionStats:
     window_max: int = 0
     """Largest window occupancy seen (RM: MaxSequencesInWindow)."""
     parity_packets_ignored: int = 0
-    """ODATA/RDATA with the PARITY flag, dropped unread (FEC is not implemented)."""
+    """ODATA/RDATA with the PARITY flag from a session whose SPM advertised no FEC, dropped."""
+    parity_packets_received: int = 0
+    """Parity packets of an FEC session taken in (docs/fec.md)."""
+    packets_recovered_by_parity: int = 0
+    """Data packets rebuilt from parity (also counted in ``rdata_packets_received``)."""
+    parity_decode_failures: int = 0
+    """Groups whose parity could not be used (lengths that do not fit, bad parameters)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,5 +157,5 @@ class ReceiverStats:
     sessions_ended: int = 0
     """Sessions ended (FIN, RST or expiry)."""
     parity_packets_ignored: int = 0
-    """ODATA/RDATA with the PARITY flag (FEC repair packets), dropped: FEC is not implemented,
-    and a parity packet is never data (every session's, also those not yet heard)."""
+    """ODATA/RDATA with the PARITY flag (FEC repair packets) dropped: of sessions not heard, not
+    started or without FEC advertised (a parity packet is never data)."""

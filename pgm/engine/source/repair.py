@@ -24,11 +24,15 @@ ahead of new ODATA (§5.1.1), skipping entries the trailing edge has passed mean
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 from ... import wire
 from ..events import Event, NakReceived
 from .stats import SourceStats
 from .txw import TransmitWindow
+
+if TYPE_CHECKING:
+    from .fec import SourceFec
 
 __all__ = ["RepairQueue"]
 
@@ -48,6 +52,7 @@ class RepairQueue:
         "_tsi",
         "answering",
         "ncfs",
+        "parity",
         "queue",
     )
 
@@ -77,6 +82,8 @@ class RepairQueue:
         """NCFs to send at once."""
         self.answering = True
         """False after an abort: NAKs are no longer answered (OPT_RST with N)."""
+        self.parity: SourceFec | None = None
+        """On-demand FEC (docs/fec.md): parity NAKs go to it; None drops them."""
 
     def on_nak(self, nak: wire.NAK, src: wire.NLA, window: TransmitWindow) -> None:
         """Take one parsed NAK from ``src``: count it, confirm it, queue its repairs."""
@@ -93,7 +100,8 @@ class RepairQueue:
         if nak.source_nla != self._nla or nak.group_nla != self._group:
             st.naks_rejected += 1
             return
-        if nak.parity:  # no FEC on this session: OpenPGM drops parity NAKs without an NCF
+        if nak.parity and self.parity is None:
+            # No on-demand FEC on this session: OpenPGM drops parity NAKs without an NCF.
             st.naks_ignored += 1
             return
         if not self.answering:
@@ -102,6 +110,11 @@ class RepairQueue:
         lst = nak.option(wire.OptNakList)
         if lst is not None:
             sqns.extend(lst.sqns)
+        if nak.parity and self.parity is not None:
+            confirm = self.parity.on_parity_nak(sqns, src, window)
+            if confirm:
+                self.ncfs.append(self._ncf(confirm, parity=True))
+            return
         st.naks_received += len(sqns)
         if self._events is not None:
             self._events.append(NakReceived(self._tsi, tuple(sqns), src))
@@ -136,7 +149,7 @@ class RepairQueue:
             queue[s] = None
         return confirm
 
-    def _ncf(self, confirm: list[int]) -> bytes:
+    def _ncf(self, confirm: list[int], parity: bool = False) -> bytes:
         # RFC 3208 §5.3: an NCF at once, echoing the request (NAK list included).
         return wire.encode_nak_list(
             wire.NCF,
@@ -146,6 +159,7 @@ class RepairQueue:
             sqns=confirm,
             source_nla=self._nla,
             group_nla=self._group,
+            parity=parity,
         )
 
     def take_ncfs(self) -> list[bytes]:

@@ -47,6 +47,7 @@ from ..config import SourceConfig
 from ..errors import ConfigError, NotConnected, WouldBlock
 from ..events import Event, RepairSent, SourceClosed
 from ..rate import RateMeter, TokenBucket
+from .fec import SourceFec
 from .repair import RepairQueue
 from .spm import SpmSchedule
 from .stats import SourceStats
@@ -205,6 +206,15 @@ class Source:
             events=self._events if cfg.trace_events else None,
         )
         self._spm = SpmSchedule(cfg, wire.SpmTemplate(sport, dport, self.gsi, self.nla), now)
+        # FEC (docs/fec.md): parity in .fec; every SPM carries its OPT_PARITY_PRM.
+        self._fec: SourceFec | None = None
+        self._spm_fixed: tuple[wire.Option, ...] = ()
+        if cfg.fec:
+            fec = SourceFec(cfg, self._data, self.stats, self._bucket.try_consume,
+                            self._events if cfg.trace_events else None, self.tsi)  # fmt: skip
+            self._fec = fec
+            self._spm_fixed = self._spm.options = (fec.spm_option,)
+            self._repairs.parity = fec if fec.ondemand else None
         self._state = _OPEN
         self._rst = False
         self._linger_at: float | None = None
@@ -317,6 +327,8 @@ class Source:
         self._pending.clear()
         self._pending_bytes = 0
         self._repairs.abort()
+        if self._fec is not None:
+            self._fec.owed.clear()
         self._state = _CLOSING
         self._start_linger(now)
 
@@ -325,7 +337,7 @@ class Source:
         self._linger_at = now + self._linger
         # Only once the last data is out: a FIN SPM's lead is the session's last SQN.
         opts = (wire.OptRst(n=True),) if self._rst else (wire.OptFin(),)
-        self._spm.linger(now, self.config.spm_close_burst, opts)
+        self._spm.linger(now, self.config.spm_close_burst, (*self._spm_fixed, *opts))
 
     # -- sans-I/O interface -------------------------------------------------------------------
 
@@ -345,7 +357,13 @@ class Source:
         if self._repairs.ncfs or spm.burst:
             return self._now
         pend = self._pending
-        if spm.due or self._repairs.queue or (pend and self._txw.has_room(len(pend[0].data))):
+        fec_owed = self._fec is not None and self._fec.owed
+        if (
+            spm.due
+            or self._repairs.queue
+            or fec_owed
+            or (pend and self._txw.has_room(len(pend[0].data)))
+        ):
             r = self._bucket.ready_at(self._now)
             if r < t:
                 t = r
@@ -401,8 +419,19 @@ class Source:
             ncfs = self._repairs.take_ncfs()
             out.extend((n, group, None) for n in ncfs)
             self.stats.ncf_packets_sent += len(ncfs)
-        if self._send_spms(now, out) and self._send_repairs(now, out) and self._pending:
-            self._send_odata(now, out)
+        fec = self._fec
+        if fec is None:
+            if self._send_spms(now, out) and self._send_repairs(now, out) and self._pending:
+                self._send_odata(now, out)
+        elif (
+            self._send_spms(now, out)
+            and self._send_repairs(now, out)
+            and fec.send_parity(now, self._txw, out, group)
+            and self._pending
+        ):
+            closing = self._state is not _OPEN
+            send = lambda limit: self._send_odata(now, out, limit)  # noqa: E731
+            fec.send_odata(self._pending, send, closing, now, self._txw, out, group)
         return out
 
     # -- the scheduler -------------------------------------------------------------------------
@@ -462,9 +491,10 @@ class Source:
                 self._events.append(RepairSent(self.tsi, sqn & SQN_MASK))
         return True
 
-    def _send_odata(self, now: float, out: list[Outgoing]) -> None:
-        """ODATA, the bulk: as much as the window and the bucket allow, in a tight loop with
-        the bookkeeping summed up afterwards."""
+    def _send_odata(self, now: float, out: list[Outgoing], limit: int = -1) -> int:
+        """ODATA, the bulk: as much as the window and the bucket allow (at most ``limit``
+        packets when given: FEC sends one transmission group at a time), in a tight loop with
+        the bookkeeping summed up afterwards; returns how many went."""
         pend = self._pending
         txw = self._txw
         packets = txw.packets
@@ -476,7 +506,7 @@ class Source:
         trail = txw.trail
         group = self.group
         count = data_bytes = wire_bytes = 0
-        while pend:
+        while pend and count != limit:
             tx = pend[0]
             n = len(tx.data)
             if n > room and packets:
@@ -505,6 +535,7 @@ class Source:
             self._spm.data_sent(now)
             if self._state is _CLOSING and not pend:
                 self._start_linger(now)
+        return count
 
     def _finish(self) -> None:
         self._state = _CLOSED

@@ -58,3 +58,9 @@ class SourceStats:
     """Packets that failed to parse (checksum, lengths, ...)."""
     other_packets: int = 0
     """Packets that are not for a source (downstream types, e.g. our own looped back)."""
+    parity_packets_sent: int = 0
+    """FEC parity packets sent, pro-active and on-demand (docs/fec.md)."""
+    proactive_parity_sent: int = 0
+    """Of those, pro-active ones (sent unasked after each transmission group)."""
+    parity_naks_received: int = 0
+    """Parity requests (one per transmission group named) in accepted parity NAKs."""
