@@ -1,10 +1,11 @@
 """The ``pgm`` argument parser: the top level and each command's subparser.
 
 Theory of operation: each command module (:mod:`~pgm.cli.decode`, :mod:`~pgm.cli.send`,
-:mod:`~pgm.cli.recv`, :mod:`~pgm.cli.demo`) adds its own subparser and sets ``func`` to its
-``run(args) -> exit status``; the argument types come from :mod:`pgm.cli.args`, so a bad value
-is an argparse error (exit status 2) before any command runs.  :func:`parse_args` adds the one
-thing argparse cannot do: ``send``'s optional FILE after the options.
+:mod:`~pgm.cli.recv`, :mod:`~pgm.cli.demo`, :mod:`~pgm.cli.dump`) adds its own subparser and
+sets ``func`` to its ``run(args) -> exit status``; the argument types come from
+:mod:`pgm.cli.args`, so a bad value is an argparse error (exit status 2) before any command
+runs.  :func:`parse_args` adds the one thing argparse cannot do: ``send``'s optional FILE after
+the options.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from . import decode, demo, recv, send
+from . import decode, demo, dump, recv, send
 from .args import arg, group, port
 
 __all__ = ["build_parser", "parse_args"]
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_parser(sub, group_t, port_t)
     recv.add_parser(sub, group_t, port_t)
     demo.add_parser(sub, port_t)
+    dump.add_parser(sub)
     return p
 
 
