@@ -22,6 +22,8 @@ PGM_HEADER = 16
 DATA_BODY = 8  # SQN + TRAIL
 OPT_LENGTH_SIZE = 4
 OPT_FRAGMENT_SIZE = 16
+#: Largest ``SourceConfig.late_join``: Windows' RM_LATEJOIN accepts 0-75 percent.
+MAX_LATE_JOIN = 75
 #: Room FEC keeps free in every TPDU so its parity fits the MTU too (docs/fec.md): the 2-byte
 #: VAR_PKTLEN length, OPT_LENGTH, OPT_PARITY_GRP and OPT_CURR_TGSIZE.
 FEC_ROOM = 2 + 4 + 8 + 8
@@ -107,6 +109,12 @@ class SourceConfig:
     repairs included, until a packet with options comes.  Turn this on when OpenPGM receivers
     (not ZeroMQ, which never fragments) share a session with fragmented messages
     (docs/interop.md)."""
+    late_join: float = 0.0
+    """Late join (Windows' RM_LATEJOIN): the percentage, 0 to 75, of the current window a
+    receiver that joins mid-session may NAK for.  Above 0, every SPM, ODATA and RDATA carries
+    OPT_JOIN (RFC 3208 §9.5) with the lowest such sequence number, the first data carries
+    OPT_SYN (§9.6), and NAKs below OPT_JOIN_MIN are refused and counted
+    (``naks_below_join_min``); each message then has 16 bytes less room (docs/engine.md)."""
     trace_events: bool = False
     """Also emit research events (NakReceived, RepairSent)."""
 
@@ -145,6 +153,8 @@ class SourceConfig:
         _positive("send_buffer_bytes", self.send_buffer_bytes)
         _positive("max_apdu", self.max_apdu)
         _positive("max_repair_queue", self.max_repair_queue)
+        if not 0 <= self.late_join <= MAX_LATE_JOIN:
+            raise ConfigError(f"late_join must be in [0, {MAX_LATE_JOIN}] percent")
 
     @property
     def header_overhead(self) -> int:
@@ -224,6 +234,10 @@ class ReceiverConfig:
     """Check the PGM checksum of every packet (RFC 3208 §8).  Over UDP encapsulation the UDP
     checksum, which the kernel verifies, already covers the same bytes; turning this off there
     saves about a third of the receive cost per packet.  Never turn it off on raw IP."""
+    join_history: int | None = None
+    """How much history a late joiner asks for when the source offers it (OPT_JOIN, RFC 3208
+    §9.5): None = all that is offered (back to OPT_JOIN_MIN), 0 = none (start at the first
+    packet heard, as without OPT_JOIN), N = at most N sequence numbers before it."""
     trace_events: bool = False
     """Also emit research events (NakSent, NcfReceived)."""
 
@@ -245,3 +259,5 @@ class ReceiverConfig:
                 raise ConfigError(f"{name} out of range: {getattr(self, name)!r}")
         if self.max_window_sqns >= 1 << 31:
             raise ConfigError("max_window_sqns must be below 2**31 (RFC 3208 §6)")
+        if self.join_history is not None and self.join_history < 0:
+            raise ConfigError(f"join_history must be None or >= 0, not {self.join_history!r}")

@@ -81,7 +81,7 @@ class SessionStarted(Event):
     """The session."""
     source: NLA
     """IP address the session's packets come from."""
-    # The two facts below do not take part in comparisons: an event built from (tsi, source)
+    # The facts below do not take part in comparisons: an event built from (tsi, source)
     # alone, as before they existed, still equals the engine's.
     first_sqn: int = field(default=0, compare=False)
     """The first sequence number of the stream the application sees (delivered or reported
@@ -91,6 +91,17 @@ class SessionStarted(Event):
     """The first packet heard was an SPM with OPT_FIN or OPT_RST: the source had already
     finished (a lingering earlier transfer), so nothing will be delivered; a
     :class:`SessionEnded` follows at once."""
+    syn: bool = field(default=False, compare=False)
+    """The first packet was the session's first data (OPT_SYN, RFC 3208 §9.6) at
+    :attr:`first_sqn`.  (OPT_SYN may also come later, by repair: see
+    :attr:`SessionInfo.syn_seen <pgm.engine.receiver.stats.SessionInfo.syn_seen>`.)"""
+    missed: tuple[int, int] | None = field(default=None, compare=False)
+    """``(first, last)`` wire numbers known to exist before :attr:`first_sqn` — from the source's
+    trailing edge — and never to be delivered: the receiver joined late.  None when nothing is
+    known missed.  :attr:`first_sqn` is lower than the first packet's when the source offered
+    late join (OPT_JOIN, §9.5) and the receiver NAKs back to it."""
+    join_min: int | None = field(default=None, compare=False)
+    """OPT_JOIN_MIN of the first packet (wire number), or None without OPT_JOIN."""
 
 
 @dataclass(frozen=True, slots=True)

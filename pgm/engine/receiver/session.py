@@ -80,6 +80,12 @@ class Session:
         self.first = 0  # first sequence number of the stream (unbounded)
         self.fec: SessionFec | None = None  # FEC, once an SPM advertised it (.fec)
         self.ended_when_heard = False
+        # Where it joined (.join): the source's OPT_JOIN_MIN then, OPT_SYN seen at ``first``,
+        # and the numbers known to exist before ``first`` (inclusive range), all unbounded.
+        self.join_min: int | None = None
+        self.syn = False
+        self.missed: tuple[int, int] | None = None
+        self.join_gap: int | None = None  # joined on data: NAK [next, join_gap) at the 1st SPM
         self.end_reason: EndReason | None = None
         self.ended_at = now
 
@@ -194,12 +200,16 @@ class Session:
             rate_kbps_overall=overall,
             rate_kbps_last=last,
             stats=replace(self.stats),
+            join_min=None if self.join_min is None else self.join_min - base,
+            syn_seen=self.syn,
+            missed=None if self.missed is None else (self.missed[0] - base, self.missed[1] - base),
         )
 
     def stats_dict(self, now: float) -> dict[str, Any]:
         """Counters, window edges and NAK figures, for JSON output.  Besides the counters:
         ``first_sqn`` (64-bit, see :class:`SessionInfo`), ``ended_when_heard`` and
-        ``end_reason`` ("fin", "rst", "expired" or None)."""
+        ``end_reason`` ("fin", "rst", "expired" or None), and where it joined: ``join_min``,
+        ``syn_seen`` and ``missed`` (``[first, last]`` or None; see :class:`SessionInfo`)."""
         d: dict[str, Any] = {f.name: getattr(self.stats, f.name) for f in fields(self.stats)}
         pending, outstanding = self.nak_counts()
         overall, last = self.rates_kbps(now)
@@ -220,6 +230,9 @@ class Session:
             first_sqn=self.first - self.base,
             ended_when_heard=self.ended_when_heard,
             end_reason=None if self.end_reason is None else self.end_reason.value,
+            join_min=None if self.join_min is None else self.join_min - self.base,
+            syn_seen=self.syn,
+            missed=None if self.missed is None else [m - self.base for m in self.missed],
         )
         return d
 

@@ -134,6 +134,22 @@ class SessionInfo:
     """Receive rate over the last interval of at least a second, kbit/s."""
     stats: SessionStats
     """A copy of the session's counters."""
+    join_min: int | None = None
+    """OPT_JOIN_MIN the source offered when the receiver joined (late join, RFC 3208 §9.5), or
+    None when it offered none (OpenPGM never does)."""
+    syn_seen: bool = False
+    """OPT_SYN (RFC 3208 §9.6) was seen on the data at :attr:`first_sqn`: the session is had
+    from its very start."""
+    missed: tuple[int, int] | None = None
+    """``(first, last)``: the sequence numbers known to exist before :attr:`first_sqn` (from the
+    source's trailing edge) and never delivered — the receiver joined late; None when nothing is
+    known missed (OPT_SYN seen, or the join point was the trailing edge).  A number before a
+    32-bit wrap above :attr:`first_sqn` is negative here."""
+
+    @property
+    def from_start(self) -> bool:
+        """Nothing of the session is known missed before :attr:`first_sqn`."""
+        return self.missed is None
 
 
 @dataclass(slots=True)

@@ -12,6 +12,8 @@ Each requested wire number is unwrapped against the window's leading edge
 (:func:`pgm.wire.sqn_unwrap`) and then sorted:
 
 * behind the trailing edge — too late, counted (RM: NaksReceivedTooLate);
+* with late join on, below OPT_JOIN_MIN (:mod:`.join`'s floor) — not offered: refused without
+  an NCF and counted (``naks_below_join_min``);
 * ahead of the leading edge — never sent, counted;
 * in the window — confirmed, and queued for RDATA unless already queued (the requests merge)
   or the queue is full (``max_repair_queue``).
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from ... import wire
 from ..events import Event, NakReceived
+from .join import LateJoin
 from .stats import SourceStats
 from .txw import TransmitWindow
 
@@ -51,6 +54,7 @@ class RepairQueue:
         "_stats",
         "_tsi",
         "answering",
+        "late",
         "ncfs",
         "parity",
         "queue",
@@ -77,6 +81,8 @@ class RepairQueue:
         self._events = events
         self._tsi = tsi
         self.queue: dict[int, None] = {}
+        self.late: LateJoin | None = None
+        """Late join (the source sets it when on): NAKs below its floor are refused."""
         """Unbounded sequence numbers owed an RDATA, in arrival order."""
         self.ncfs: list[bytes] = []
         """NCFs to send at once."""
@@ -129,10 +135,14 @@ class RepairQueue:
         confirm: list[int] = []
         queue = self.queue
         trail, lead = window.trail, window.lead
+        floor = trail if self.late is None else self.late.floor
         for s32 in sqns:
             s = wire.sqn_unwrap(s32, lead)
-            if s < trail:
-                st.naks_received_too_late += 1
+            if s < floor:
+                if s < trail:
+                    st.naks_received_too_late += 1
+                else:  # RFC 3208 §9.5: below OPT_JOIN_MIN, not offered (.join)
+                    st.naks_below_join_min += 1
                 continue
             if s > lead:
                 st.naks_out_of_window += 1

@@ -47,6 +47,7 @@ from ..config import SourceConfig
 from ..errors import ConfigError, NotConnected, WouldBlock
 from ..events import Event, RepairSent, SourceClosed
 from ..rate import RateMeter, TokenBucket
+from .join import LateJoin
 from .fec import SourceFec
 from .repair import RepairQueue
 from .spm import SpmSchedule
@@ -60,6 +61,10 @@ _ODATA = wire.TYPE_ODATA
 _RDATA = wire.TYPE_RDATA
 #: OPT_LENGTH + OPT_JOIN: room ``options_on_all_data`` takes from an unfragmented message.
 _JOIN_BYTES = len(wire.data_options(join=0))
+#: Late join: OPT_LENGTH + OPT_JOIN + OPT_SYN, the room it takes from an unfragmented message,
+#: and OPT_JOIN + OPT_SYN, what it takes from a fragment (RFC 3208 §9.5, §9.6).
+_LATE_BYTES = len(wire.data_options(join=0, syn=True))
+_LATE_FRAG_BYTES = _LATE_BYTES - 4
 
 
 class SourceState(str, Enum):
@@ -181,6 +186,19 @@ class Source:
         self._join = cfg.options_on_all_data
         self._max_tsdu = cfg.max_tsdu - (_JOIN_BYTES if self._join else 0)
         self._max_frag = cfg.max_tsdu_fragment
+        # Late join (SourceConfig.late_join): OPT_JOIN on all data, OPT_SYN on the first.
+        self._late = LateJoin(
+            cfg.late_join,
+            initial_sqn & SQN_MASK,
+            cfg.window_secs,
+            cfg.window_secs * cfg.window_advance_pct / 100.0,
+            now,
+        )
+        self._late_on = self._late.enabled
+        self._syn_sqn = initial_sqn & SQN_MASK if self._late_on else -1
+        if self._late_on:
+            self._max_tsdu = cfg.max_tsdu - _LATE_BYTES
+            self._max_frag = cfg.max_tsdu_fragment - _LATE_FRAG_BYTES
         self._bucket = TokenBucket(
             cfg.rate_bps / 8, max(cfg.mtu, cfg.rate_bps / 8 * cfg.burst_secs), now
         )
@@ -205,6 +223,8 @@ class Source:
             stats=self.stats,
             events=self._events if cfg.trace_events else None,
         )
+        if self._late_on:
+            self._repairs.late = self._late
         self._spm = SpmSchedule(cfg, wire.SpmTemplate(sport, dport, self.gsi, self.nla), now)
         # FEC (docs/fec.md): parity in .fec; every SPM carries its OPT_PARITY_PRM.
         self._fec: SourceFec | None = None
@@ -290,11 +310,13 @@ class Source:
         self._now = now
         data = bytes(data)
         first = self._next_sqn
+        late = self._late.join_min if self._late_on else None
         if n <= self._max_tsdu:
-            self._pending.append(TxPacket(first, data, None, self._join))
+            join = first if late is None and self._join else late
+            self._pending.append(TxPacket(first, data, None, join, first == self._syn_sqn))
             self._next_sqn = first + 1
         else:
-            frags = fragments(first, data, self._max_frag)
+            frags = fragments(first, data, self._max_frag, late, first == self._syn_sqn)
             self._pending.extend(frags)
             self._next_sqn = first + len(frags)
         self._pending_bytes += n
@@ -378,6 +400,10 @@ class Source:
         adv = self._txw.advance_at
         if adv is not None and now >= adv:
             self._txw.advance(now)
+            if self._late_on and self._late.step(self._txw, now):
+                jm = self._late.join_min  # queued data carries the new OPT_JOIN_MIN
+                for tx in self._pending:
+                    tx.set_join(jm)
         if self._linger_at is not None and now >= self._linger_at:
             self._finish()
 
@@ -456,6 +482,9 @@ class Source:
 
     def _build_spm(self, now: float) -> bytes:
         """The SPM that would go out at ``now``, not yet counted as sent."""
+        if self._late_on:  # RFC 3208 §9.5: OPT_JOIN on SPMs too
+            opts = (wire.OptJoin(self._late.join_min & SQN_MASK),)
+            return self._spm.build(self._txw.trail, self._txw.lead, opts)
         return self._spm.build(self._txw.trail, self._txw.lead)
 
     def _spm_sent(self, pkt: bytes, now: float) -> None:
@@ -481,6 +510,8 @@ class Source:
             if not self._bucket.try_consume(tx.size + self._overhead, now):
                 return False
             del queue[sqn]
+            if self._late_on:
+                tx.set_join(self._late.join_min)
             pkt = self._data.encode(_RDATA, sqn, txw.trail, tx.data, tx.psum, tx.opts)
             out.append((pkt, self.group, None))
             tx.repairs += 1

@@ -100,9 +100,11 @@ class SpmSchedule:
         """The session is over: no more heartbeats."""
         self.heartbeat_at = None
 
-    def build(self, trail: int, lead: int) -> bytes:
-        """The next SPM's bytes (not yet counted as sent: see :meth:`sent`)."""
-        return self._template.encode(self.sqn, trail, lead, self.options)
+    def build(self, trail: int, lead: int, extra: Sequence[wire.Option] = ()) -> bytes:
+        """The next SPM's bytes (not yet counted as sent: see :meth:`sent`), with the options
+        ``extra`` (OPT_JOIN) before :attr:`options`."""
+        opts = (*extra, *self.options) if extra else self.options
+        return self._template.encode(self.sqn, trail, lead, opts)
 
     def sent(self, now: float) -> None:
         """The SPM from :meth:`build` went out: next SPM_SQN, restart the ambient clock."""

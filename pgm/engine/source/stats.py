@@ -42,6 +42,8 @@ class SourceStats:
     """Requests for a sequence number already repaired at least once (RM: NumNaksAfterRData)."""
     naks_merged: int = 0
     """Requests for a sequence number whose RDATA was still queued."""
+    naks_below_join_min: int = 0
+    """Requests refused for being below every OPT_JOIN_MIN in force (late join, RFC 3208 §9.5)."""
     naks_out_of_window: int = 0
     """Requests for sequence numbers never sent (ahead of the leading edge)."""
     naks_rejected: int = 0

@@ -31,10 +31,27 @@ _HDR = wire.DATA_HEADER_SIZE
 class TxPacket:
     """One TPDU in the send queue or the transmit window."""
 
-    __slots__ = ("data", "fin", "frag", "join", "opts", "psum", "repairs", "sent_at", "size", "sqn")
+    __slots__ = (
+        "data",
+        "fin",
+        "frag",
+        "join",
+        "opts",
+        "psum",
+        "repairs",
+        "sent_at",
+        "size",
+        "sqn",
+        "syn",
+    )
 
     def __init__(
-        self, sqn: int, data: bytes, frag: tuple[int, int, int] | None, join: bool = False
+        self,
+        sqn: int,
+        data: bytes,
+        frag: tuple[int, int, int] | None,
+        join: int | None = None,
+        syn: bool = False,
     ) -> None:
         self.sqn = sqn
         """Sequence number (unbounded)."""
@@ -43,14 +60,16 @@ class TxPacket:
         self.frag = frag
         """OPT_FRAGMENT fields ``(first_sqn, offset, apdu_length)``, or None."""
         self.join = join
-        """OPT_JOIN when there is no OPT_FRAGMENT (``options_on_all_data``)."""
+        """OPT_JOIN_MIN it carries (unbounded; late join, or ``options_on_all_data``), or None."""
+        self.syn = syn
+        """OPT_SYN: the session's first data (RFC 3208 §9.6)."""
         self.fin = False
         """OPT_FIN: the session's last data (set by :meth:`set_fin`)."""
         self.sent_at = 0.0
         """When the ODATA went out."""
         self.repairs = 0
         """RDATA sent for it so far."""
-        if frag is None and not join:
+        if frag is None and join is None and not syn:
             # The common case: no options, so the checksum part is the payload's alone.
             self.opts = b""
             self.psum = partial_sum(data)
@@ -59,10 +78,9 @@ class TxPacket:
             self._build()
 
     def _build(self) -> None:
-        # OpenPGM accommodation: options_on_all_data (SourceConfig) - OPT_JOIN with OPT_JOIN_MIN
-        # = this packet's own SQN, so that the packet carries options.
-        join = self.sqn if self.join and self.frag is None else None
-        self.opts = opts = wire.data_options(fragment=self.frag, join=join, fin=self.fin)
+        self.opts = opts = wire.data_options(
+            fragment=self.frag, join=self.join, syn=self.syn, fin=self.fin
+        )
         self.psum = wire.payload_sum(self.data, opts)
         self.size = _HDR + len(opts) + len(self.data)
 
@@ -71,13 +89,22 @@ class TxPacket:
         self.fin = True
         self._build()
 
+    def set_join(self, join_min: int) -> None:
+        """Carry OPT_JOIN_MIN ``join_min`` from now on (late join: the source's value moved)."""
+        if self.join != join_min:
+            self.join = join_min
+            self._build()
 
-def fragments(first: int, data: bytes, max_fragment: int) -> list[TxPacket]:
+
+def fragments(
+    first: int, data: bytes, max_fragment: int, join: int | None = None, syn: bool = False
+) -> list[TxPacket]:
     """The TPDUs of a message too long for one, numbered from ``first``: pieces of
-    ``max_fragment`` bytes, each with OPT_FRAGMENT (RFC 3208 §9)."""
+    ``max_fragment`` bytes, each with OPT_FRAGMENT (RFC 3208 §9), and OPT_JOIN_MIN ``join``
+    when given; ``syn`` puts OPT_SYN on the first."""
     n = len(data)
     return [
-        TxPacket(first + i, data[off : off + max_fragment], (first, off, n))
+        TxPacket(first + i, data[off : off + max_fragment], (first, off, n), join, syn and not i)
         for i, off in enumerate(range(0, n, max_fragment))
     ]
 
