@@ -23,6 +23,7 @@ Exit status
        seconds without OPT_FIN (expiry)
 4      ``recv``: no session started within ``--timeout`` seconds
 130    interrupted (Ctrl-C); ``send`` then aborts its session with OPT_RST
+143    terminated (SIGTERM, as ``kill``, systemd and docker send): handled like Ctrl-C
 =====  ==========================================================================================
 
 Timeouts (``recv --timeout S``): S bounds the wait for the first session (exit 4), and is also
@@ -53,6 +54,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from . import signals
 from .args import (
     build_source_config,
     parse_percent,
@@ -112,8 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    restore = signals.install()  # SIGTERM ends every command like Ctrl-C does
     try:
         rc: int = func(args)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return signals.interrupt_status(exc)
+    finally:
+        restore()
     return rc

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..progress import ProgressLine, RateMeter, format_bytes, format_rate
-from .report import EXIT_INTERRUPTED, EXIT_OK
+from .report import EXIT_OK
+from .signals import interrupt_status, interrupt_word
 
 __all__ = ["DemoOutcome", "DemoPlan", "demo_data", "run_demo"]
 
@@ -79,7 +80,7 @@ class DemoOutcome:
     errors: list[str] = field(default_factory=list)
     """What went wrong, one sentence each."""
     status: int = EXIT_OK
-    """EXIT_INTERRUPTED after Ctrl-C, else EXIT_OK."""
+    """130 after Ctrl-C, 143 after SIGTERM (pgm.cli.signals), else EXIT_OK."""
 
 
 # -- the peers (each in its own process) ---------------------------------------------------------
@@ -349,9 +350,9 @@ class _Supervisor:
                     continue
                 if self._on_message(kind, idx, payload):
                     break
-        except KeyboardInterrupt:
-            self.out.errors.append("interrupted")
-            self.out.status = EXIT_INTERRUPTED
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (pgm.cli.signals)
+            self.out.status = interrupt_status(exc)
+            self.out.errors.append(interrupt_word(self.out.status))
         finally:
             self.progress.stop()
             self._end()

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from ..progress import ProgressLine, RateMeter, format_bytes, format_rate
 from .args import (
@@ -34,9 +34,9 @@ from .args import (
     resolve_iface,
     setup,
 )
+from .output import Output, OutputError
 from .report import (
     EXIT_ERROR,
-    EXIT_INTERRUPTED,
     EXIT_LOSS,
     EXIT_NO_SESSION,
     EXIT_OK,
@@ -46,6 +46,7 @@ from .report import (
     json_dump,
     receiver_summary,
 )
+from .signals import interrupt_status, interrupt_word
 
 if TYPE_CHECKING:
     from ..engine import ReceiverConfig
@@ -82,7 +83,12 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         default="raw",
         help="raw IP protocol 113 (root/CAP_NET_RAW) or UDP encapsulation (default: raw)",
     )
-    r.add_argument("--out", default="-", metavar="FILE", help="output file (default: -)")
+    r.add_argument(
+        "--out",
+        metavar="FILE",
+        help="output file, replaced once data arrives (default: standard output unless it is "
+        "a terminal; - for standard output anyway)",
+    )
     r.add_argument(
         "--timeout",
         type=arg(number(0, lo_open=True), "timeout"),
@@ -102,14 +108,13 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
     r.set_defaults(func=run)
 
 
-def open_output(path: str) -> IO[bytes]:
-    """FILE or ``-`` (standard output); UsageError when it cannot be written."""
-    if path == "-":
-        return sys.stdout.buffer
+def open_output(path: str | None) -> Output:
+    """FILE, ``-`` or None (standard output), opened at the first write (pgm.cli.output);
+    UsageError when it cannot be written."""
     try:
-        return open(path, "wb")  # closed by the caller
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return Output(path)
+    except OutputError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -118,13 +123,13 @@ class _Plan:
 
     ifaces: list[Interface]
     cfg: ReceiverConfig
-    out: IO[bytes]
+    out: Output
 
 
 def _plan(args: argparse.Namespace) -> _Plan:
     """Check the options; ValueError (ConfigError, InterfaceError) or UsageError if wrong."""
     group: IPv4Address | IPv6Address = args.group
-    if args.json and args.out == "-":
+    if args.json and args.out in (None, "-"):
         raise UsageError("--json prints to stdout, which carries the data: add --out FILE")
     ifaces = [resolve_iface(s, group) for s in (args.iface or [None])]
     cfg = build_receiver_config(timeout=args.timeout)
@@ -134,7 +139,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
 class _Receive:
     """The receive loop: the followed session's data to ``out``, and how it ended."""
 
-    def __init__(self, args: argparse.Namespace, rx: PgmReceiver, out: IO[bytes]) -> None:
+    def __init__(self, args: argparse.Namespace, rx: PgmReceiver, out: Output) -> None:
         from .follow import FirstSession
 
         self.args = args
@@ -212,8 +217,8 @@ class _Receive:
         self.progress.start()
         try:
             self._loop(wait_until)
-        except KeyboardInterrupt:
-            self.end, self.status = "interrupted", EXIT_INTERRUPTED
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (pgm.cli.signals)
+            self.end, self.status = "interrupted", interrupt_status(exc)
         except BrokenPipeError:
             self.end, self.status = "output-closed", EXIT_ERROR
             # stdout is gone: keep the interpreter from complaining when it flushes it at exit
@@ -230,20 +235,33 @@ class _Receive:
             self.follow.ended_at = _clock()
 
     def close_output(self) -> None:
-        """Flush and close ``--out`` (a failure to is an error, exit 1)."""
-        with contextlib.suppress(OSError):
-            self.out.flush()
-        if self.out is not sys.stdout.buffer:
-            try:
-                self.out.close()
-            except OSError as exc:
-                err("recv", f"cannot write {self.args.out}: {exc}")
-                self.status = self.status or EXIT_ERROR
+        """Finish ``--out``: FILE is replaced only if data arrived (or an empty session ended
+        well); a failure to write it out is an error, exit 1."""
+        try:
+            self.out.finish(keep_empty=self.status == EXIT_OK and self.end == "fin")
+        except OSError as exc:
+            err("recv", f"cannot write {self.args.out}: {exc}")
+            self.status = self.status or EXIT_ERROR
+
+
+def _no_session_text(r: _Receive) -> str:
+    """Why exit 4: nothing on the port — and whether packets for other ports were heard."""
+    args = r.args
+    text = f"no session on {args.group} port {args.port} within {args.timeout:g} s"
+    other = int(r.rx.stats()["receiver"].get("wrong_port", 0))
+    if other:
+        text += (
+            f"; heard {other} PGM packet{'s' if other != 1 else ''} for other ports "
+            "(is --port the sender's?)"
+        )
+    if not r.out.is_stdout:
+        text += f"; {args.out} left as it was"
+    return text
 
 
 def _judge(r: _Receive, cfg: ReceiverConfig) -> int:
     """The exit status from how the session ended, with the message that explains it."""
-    args, f, end, status = r.args, r.follow, r.end, r.status
+    f, end, status = r.follow, r.end, r.status
     tsi, ranges = f.tsi, f.lost_ranges
     if status == EXIT_OK:
         if end == "fin" and ranges:
@@ -264,9 +282,9 @@ def _judge(r: _Receive, cfg: ReceiverConfig) -> int:
             if ranges:
                 err("recv", format_loss(tsi, ranges))
     elif status == EXIT_NO_SESSION:
-        err("recv", f"no session on {args.group} port {args.port} within {args.timeout:g} s")
-    elif status == EXIT_INTERRUPTED:
-        err("recv", "interrupted")
+        err("recv", _no_session_text(r))
+    elif end == "interrupted":
+        err("recv", interrupt_word(status))
     elif end == "output-closed":
         err("recv", "output closed")
     return status

@@ -36,13 +36,13 @@ from .args import (
 )
 from .report import (
     EXIT_ERROR,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     err,
     format_sender_stats,
     json_dump,
     sender_summary,
 )
+from .signals import interrupt_status, interrupt_word
 
 if TYPE_CHECKING:
     from ..engine import SourceConfig
@@ -214,14 +214,14 @@ class _Transfer:
         progress = ProgressLine(self.render).start()
         try:
             self.send_all(data, msg_size, linger)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (pgm.cli.signals)
             if not self.lingering:
                 self.duration = _clock() - self.start
                 self.tx.abort()  # OPT_RST: receivers learn the data is incomplete
                 self.end = "interrupted"
             else:
                 self.end = "interrupted-linger"  # FIN was sent; repairs are no longer served
-            self.status = EXIT_INTERRUPTED
+            self.status = interrupt_status(exc)
         except (OSError, RuntimeError) as exc:
             self.duration = _clock() - self.start
             self.tx.abort()
@@ -277,9 +277,12 @@ def run(args: argparse.Namespace) -> int:
         bytes_read=t.nbytes,
     )
     if t.end == "interrupted":
-        err("send", "interrupted: session aborted (OPT_RST)")
+        err("send", f"{interrupt_word(t.status)}: session aborted (OPT_RST)")
     elif t.end == "interrupted-linger":
-        err("send", "interrupted while lingering: the session had ended, repairs stopped")
+        err(
+            "send",
+            f"{interrupt_word(t.status)} while lingering: the session had ended, repairs stopped",
+        )
     print(format_sender_stats(summary), file=sys.stderr)
     if args.json:
         json_dump(summary)

@@ -18,13 +18,18 @@ Everything the Windows-style facade and the CLI need is public here: the session
 (:attr:`tsi`, :attr:`nla`, :attr:`max_tsdu`, :attr:`config`), a read-only snapshot
 (:meth:`info`, taken under the lock with the reactor's clock), and the close in two halves —
 :meth:`shutdown` starts the graceful end (OPT_FIN) without waiting, :meth:`wait_closed` /
-:attr:`closed` say when the engine has finished.
+:attr:`closed` say when the engine has finished.  A sender still open when the interpreter
+exits is closed by an :mod:`atexit` hook (OPT_FIN, at most :data:`AT_EXIT_LINGER` seconds of
+repairs), so a script that forgets :meth:`PgmSender.close` still ends its session properly.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
 import random
+import weakref
 from collections.abc import Iterable
 from ipaddress import IPv6Address
 from typing import Any, NamedTuple
@@ -37,7 +42,7 @@ from ..wire import NLA, as_nla
 from .history import EventHistory
 from .reactor import Reactor, clock, pick_interface
 
-__all__ = ["PgmSender", "SourceEndpoint", "open_source_endpoint"]
+__all__ = ["AT_EXIT_LINGER", "PgmSender", "SourceEndpoint", "open_source_endpoint"]
 
 
 class PgmSender(Reactor):
@@ -86,6 +91,7 @@ class PgmSender(Reactor):
         self.driver = EngineDriver(self.engine, self.transport.send_all, self._events.extend)
         self._released = False
         self.start()
+        _open_senders.add(self)
 
     # -- reactor --------------------------------------------------------------------------------
     def _step(self, readable: set[int], now: float) -> float | None:
@@ -261,6 +267,7 @@ class PgmSender(Reactor):
         self._release()
 
     def _release(self) -> None:
+        _open_senders.discard(self)
         self.stop()
         self.transport.close()
 
@@ -272,6 +279,23 @@ class PgmSender(Reactor):
             self.close()
         else:
             self.abort()
+
+
+AT_EXIT_LINGER = 2.0
+"""The longest a sender still open at interpreter exit lingers for repairs (seconds)."""
+
+_open_senders: weakref.WeakSet[PgmSender] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_senders() -> None:
+    """Interpreter exit with senders still open (no :meth:`PgmSender.close`): end each session
+    properly — its queued data goes out, then OPT_FIN, then at most :data:`AT_EXIT_LINGER`
+    seconds of repairs — instead of vanishing, which leaves receivers waiting for the peer
+    expiry and reporting incomplete data."""
+    for tx in list(_open_senders):
+        with contextlib.suppress(Exception):
+            tx.close(linger=min(AT_EXIT_LINGER, tx.config.effective_linger))
 
 
 class SourceEndpoint(NamedTuple):

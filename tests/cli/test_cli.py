@@ -154,7 +154,7 @@ def test_parse_defaults_and_types() -> None:
     assert a.message_size is None
     r = cli.parse_args(["recv", GROUP, "--port", "1", "--iface", "a", "--iface", "b"])
     assert r.iface == ["a", "b"]
-    assert r.out == "-"
+    assert r.out is None  # standard output, refused on a terminal
     assert r.timeout is None
     d = cli.parse_args(["demo"])
     assert (d.size, d.loss, d.receivers, d.transport) == (4 << 20, 0.05, 3, "auto")

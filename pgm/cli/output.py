@@ -1,0 +1,123 @@
+"""``pgm recv --out``: where the data goes, opened only once data arrives.
+
+Theory of operation: :class:`Output` is checked when the command starts (the directory of
+``--out FILE`` must exist and be writable; standard output must not be a terminal unless asked
+for with ``--out -``, as curl refuses to print binary data to one) but opens nothing.  The first
+:meth:`Output.write` creates a temporary file next to FILE (``.FILE.XXXX.part``);
+:meth:`Output.finish` renames it over FILE — so an existing FILE is replaced only once data
+arrived (or an empty session ended successfully) and never truncated by a run that heard
+nothing, failed to open its socket, or was interrupted before the first byte.  FILE that exists
+and is not a regular file (``/dev/null``, a FIFO) is written directly, never renamed over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import tempfile
+from typing import IO
+
+__all__ = ["Output", "OutputError"]
+
+
+class OutputError(OSError):
+    """``--out`` cannot be used (the message says why)."""
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+class Output:
+    """``--out`` (None: standard output, refused on a terminal; ``-``: standard output)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.written = 0
+        """Bytes written so far."""
+        self._f: IO[bytes] | None = None
+        self._tmp: str | None = None
+        if path is None or path == "-":
+            if path is None and sys.stdout.isatty():
+                raise OutputError(
+                    "not writing binary data to a terminal: add --out FILE (or --out - to "
+                    "write to the terminal anyway)"
+                )
+            self._f = sys.stdout.buffer
+            return
+        self._direct = False
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"cannot write {path}: is a directory")
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            self._direct = True  # a device or FIFO: write to it, never rename over it
+            return
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise OutputError(f"cannot write {path}: no such directory {folder}")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot write {path}: the directory {folder} is not writable")
+
+    @property
+    def is_stdout(self) -> bool:
+        """True when the data goes to standard output."""
+        return self.path is None or self.path == "-"
+
+    def _open(self) -> IO[bytes]:
+        assert self.path is not None
+        try:
+            if self._direct:
+                self._f = open(self.path, "wb")  # noqa: SIM115 - closed by finish()
+            else:
+                folder, name = os.path.split(os.path.abspath(self.path))
+                fd, self._tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+                os.fchmod(fd, _umask_mode())
+                self._f = os.fdopen(fd, "wb")
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        return self._f
+
+    def write(self, data: bytes) -> None:
+        """Write ``data`` (opening the output on the first call)."""
+        f = self._f if self._f is not None else self._open()
+        f.write(data)
+        self.written += len(data)
+
+    def flush(self) -> None:
+        """Flush what was written (nothing to do before the first write)."""
+        if self._f is not None:
+            self._f.flush()
+
+    def finish(self, keep_empty: bool) -> None:
+        """Close the output; the temporary file replaces FILE if anything was written, or
+        (``keep_empty``: a successful empty session) an empty FILE is created.  OSError when
+        the data cannot be written out."""
+        if self.is_stdout:
+            with contextlib.suppress(OSError):
+                self.flush()
+            return
+        if self._f is None:
+            if not keep_empty:
+                return  # nothing arrived: FILE is left as it was
+            self._open()
+        f = self._f
+        assert f is not None
+        self._f = None
+        try:
+            f.close()
+            if self._tmp is not None:
+                os.replace(self._tmp, self.path or "")
+                self._tmp = None
+        finally:
+            if self._tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._tmp)

@@ -1,0 +1,178 @@
+"""Everyday use of the command line and the library (issue 14): signals, interpreter exit,
+``--out`` handling.
+
+The signal and exit tests run real ``pgm`` processes against a receiver in this process, over
+UDP on the loopback interface with TTL 0 (nothing leaves the host, no privileges needed); the
+``--out`` tests use the scripted fake receiver of tests/cli/test_cli.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pgm.engine import DataReceived, Event, SessionEnded, SessionStarted
+from pgm.io import PgmReceiver
+from tests.cli.test_cli import SRC, TSI1, FakeReceiver, fake_receiver, recv, run
+
+__all__ = ["fake_receiver"]  # the fixture, re-used
+
+GROUP = "239.192.0.77"
+LO = "127.0.0.1"
+_ports = itertools.count(7741)
+
+
+def _pgm(*args: str, stdin: int | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-X", "dev", "-m", "pgm", *args],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _until_end(rx: PgmReceiver, timeout: float = 20.0) -> list[Event]:
+    got: list[Event] = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got += rx.next_events(0.2)
+        if any(isinstance(e, SessionEnded) for e in got):
+            break
+    return got
+
+
+def _wait_for_data(rx: PgmReceiver, timeout: float = 20.0) -> list[Event]:
+    got: list[Event] = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not any(isinstance(e, DataReceived) for e in got):
+        got += rx.next_events(0.2)
+    return got
+
+
+# -- SIGTERM ---------------------------------------------------------------------------------------
+
+
+def test_sigterm_makes_send_abort_its_session_with_rst() -> None:
+    port = next(_ports)
+    with PgmReceiver(GROUP, port, ifaces=LO, transport="udp") as rx:
+        args = ["send", GROUP, "--port", str(port), "--iface", LO, "--transport", "udp"]
+        p = _pgm(*args, "--ttl", "0", stdin=subprocess.PIPE)
+        assert p.stdin is not None
+        p.stdin.write("hello\n")
+        p.stdin.flush()  # stdin stays open: the sender waits for more
+        events = _wait_for_data(rx)
+        p.send_signal(signal.SIGTERM)
+        _out, err = p.communicate(timeout=30)
+        events += _until_end(rx)
+    assert p.returncode == 143, err
+    assert "terminated (SIGTERM): session aborted (OPT_RST)" in err
+    assert "pgm send: 6 bytes in 1 messages" in err  # the statistics line, as after Ctrl-C
+    assert [e.data for e in events if isinstance(e, DataReceived)] == [b"hello\n"]
+    ends = [e for e in events if isinstance(e, SessionEnded)]
+    assert ends and ends[0].reason == "rst"  # at once, not after the peer expiry
+
+
+def test_sigterm_makes_recv_exit_cleanly_leaving_out_alone(tmp_path: Path) -> None:
+    out = tmp_path / "existing.bin"
+    out.write_bytes(b"keep me")
+    port = next(_ports)
+    args = ["recv", GROUP, "--port", str(port), "--iface", LO, "--transport", "udp"]
+    p = _pgm(*args, "--out", str(out))
+    time.sleep(1.5)  # started and waiting for a session
+    p.send_signal(signal.SIGTERM)
+    _o, err = p.communicate(timeout=30)
+    assert p.returncode == 143, err
+    assert "pgm recv: terminated (SIGTERM)" in err
+    assert "Traceback" not in err
+    assert out.read_bytes() == b"keep me"
+    assert [f.name for f in tmp_path.iterdir()] == ["existing.bin"]  # no temporary left
+
+
+# -- interpreter exit with an open sender ----------------------------------------------------------
+
+
+def test_interpreter_exit_without_close_ends_the_session_with_fin() -> None:
+    port = next(_ports)
+    code = (
+        "from pgm.io import PgmSender\n"
+        f"tx = PgmSender({GROUP!r}, {port}, iface={LO!r}, transport='udp', ttl=0)\n"
+        "for i in range(50):\n"
+        "    tx.send(b'm%d' % i)\n"  # ... and no close()
+    )
+    with PgmReceiver(GROUP, port, ifaces=LO, transport="udp") as rx:
+        r = subprocess.run(
+            [sys.executable, "-X", "dev", "-c", code], capture_output=True, text=True, timeout=60
+        )
+        events = _until_end(rx)
+    assert r.returncode == 0 and not r.stderr, r.stderr  # no ResourceWarning either
+    assert [e.data for e in events if isinstance(e, DataReceived)] == [
+        b"m%d" % i for i in range(50)
+    ]
+    ends = [e for e in events if isinstance(e, SessionEnded)]
+    assert ends and ends[0].reason == "fin"
+
+
+# -- --out is replaced only once data arrives ------------------------------------------------------
+
+
+class _HeardOtherPorts(FakeReceiver):
+    def stats(self) -> dict[str, object]:
+        st = super().stats()
+        st["receiver"] = {"wrong_port": 697}
+        return st
+
+
+def test_out_left_alone_when_no_session_and_other_ports_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pgm.io
+
+    monkeypatch.setattr(pgm.io, "PgmReceiver", _HeardOtherPorts)
+    _HeardOtherPorts.script = []
+    (tmp_path / "out").write_bytes(b"precious")
+    assert run(recv(tmp_path, "--timeout", "0.2")) == 4
+    err = capsys.readouterr().err
+    assert "no session on 239.192.0.1 port 7600 within 0.2 s" in err
+    assert "heard 697 PGM packets for other ports (is --port the sender's?)" in err
+    assert "left as it was" in err
+    assert (tmp_path / "out").read_bytes() == b"precious"
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["out"]
+
+
+def test_out_replaced_once_data_arrives(fake_receiver: type[FakeReceiver], tmp_path: Path) -> None:
+    (tmp_path / "out").write_bytes(b"old contents, longer than the new")
+    fake_receiver.script = [
+        SessionStarted(TSI1, SRC),
+        DataReceived(TSI1, b"new", 0),
+        SessionEnded(TSI1, "fin"),
+    ]
+    assert run(recv(tmp_path, "--timeout", "5")) == 0
+    assert (tmp_path / "out").read_bytes() == b"new"
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["out"]
+
+
+def test_out_to_a_device_is_written_in_place(fake_receiver: type[FakeReceiver]) -> None:
+    fake_receiver.script = [
+        SessionStarted(TSI1, SRC),
+        DataReceived(TSI1, b"x", 0),
+        SessionEnded(TSI1, "fin"),
+    ]
+    argv = ["recv", GROUP, "--port", "7600", "--iface", LO, "--transport", "udp"]
+    assert run([*argv, "--out", "/dev/null", "--timeout", "5"]) == 0
+    assert Path("/dev/null").is_char_device()  # not renamed over
+
+
+def test_out_refuses_a_terminal_unless_asked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    argv = ["recv", GROUP, "--port", "7600", "--iface", LO, "--transport", "udp"]
+    assert run(argv) == 2
+    assert "not writing binary data to a terminal: add --out FILE" in capsys.readouterr().err
