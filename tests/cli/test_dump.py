@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import threading
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,7 @@ from pgm import cli, wire
 from pgm.pcap import PcapWriter, extract_pgm, pgm_ip_packet, read_pcap
 from tests.helpers.addresses import GSI, SPORT
 from tests.helpers.packets import nak, ncf, odata, rdata, spm
+from tests.testbed.netbed import NetBed, NetHost
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openpgm"
 RAW_PCAP = FIXTURES / "openpgm-raw.pcap"
@@ -294,3 +299,154 @@ def test_live_capture_without_privilege_says_what_to_do(
         rc, lines, err = dump(["--capture", method], capsys)
         assert rc == 2 and lines == []
         assert "CAP_NET_RAW" in err and "--capture udp" in err and "--read" in err
+
+
+# -- live capture in a namespace pair ----------------------------------------------------------
+
+LIVE_TIMEOUT = 60.0  # generous: a loaded 2-core machine
+
+
+class LiveDump:
+    """``pgm dump ARGS`` running on ``host``: its output lines as they come, stopped by SIGTERM."""
+
+    def __init__(self, host: NetHost, args: Sequence[str]) -> None:
+        self.proc = host.python_popen(
+            ["-m", "pgm", "dump", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True),
+        ]
+        for t in self._readers:
+            t.start()
+        self._until(lambda: any(x.startswith("pgm dump: capturing on") for x in self.err),
+                    "the capture to start")  # fmt: skip
+
+    @staticmethod
+    def _read(stream: Any, into: list[str]) -> None:
+        for line in stream:
+            into.append(line.rstrip("\n"))
+
+    def _until(self, cond: Callable[[], bool], what: str, timeout: float = LIVE_TIMEOUT) -> None:
+        end = time.monotonic() + timeout
+        while not cond():
+            if self.proc.poll() is not None and not cond():
+                time.sleep(0.2)  # let the readers finish
+                if cond():
+                    return
+                pytest.fail(f"pgm dump exited ({self.proc.returncode}) before {what}: {self.err}")
+            if time.monotonic() > end:
+                self.proc.kill()
+                pytest.fail(f"no {what} within {timeout} s: out={self.out} err={self.err}")
+            time.sleep(0.05)
+
+    def wait_lines(self, n: int) -> list[str]:
+        self._until(lambda: len(self.out) >= n, f"{n} lines")
+        return list(self.out)
+
+    def stop(self) -> int:
+        """SIGTERM (if still running); the exit status once the summary is out."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=LIVE_TIMEOUT)
+        for t in self._readers:
+            t.join(timeout=LIVE_TIMEOUT)
+        return rc
+
+
+def _send_until(done: Callable[[], bool], send: Callable[[int], None], limit: int = 500) -> None:
+    """``send(i)`` every 20 ms until ``done()`` (at most ``limit`` times)."""
+    for i in range(limit):
+        if done():
+            return
+        send(i)
+        time.sleep(0.02)
+
+
+@pytest.mark.netns
+@pytest.mark.raw
+def test_live_packet_capture_sees_raw_pgm_from_the_other_host(netbed_pair: NetBed) -> None:
+    a, b = netbed_pair.a, netbed_pair.b
+    d = LiveDump(b, ["--iface", b.ifname, "--count", "5", "--type", "odata,nak"])
+    tx = a.socket(socket.AF_INET, socket.SOCK_RAW, 113)
+    to_b = nak(3).replace(source_nla=wire.as_nla(b.ip4)).encode()
+
+    def send(i: int) -> None:
+        tx.sendto(odata(i, 0, b"live %d" % i).encode(), (GROUP, 0))
+        if i == 1:
+            tx.sendto(to_b, (b.ip4, 0))
+
+    _send_until(lambda: d.proc.poll() is not None, send)
+    assert d.stop() == 0, d.err
+    assert len(d.out) == 5, d.out
+    odatas = [x for x in d.out if " ODATA " in x]
+    assert [x.split()[6] for x in odatas] == [f"sqn={i}" for i in range(4)]
+    assert all(f" {a.ip4} -> {GROUP} ODATA tsi={wire.TSI(GSI, SPORT)} " in x for x in odatas)
+    assert any(f" {a.ip4} -> {b.ip4} NAK " in x and "sqn=3" in x for x in d.out), d.out
+    assert any(x.startswith("5 PGM packets, 0 malformed, 1 session") for x in d.err), d.err
+
+
+@pytest.mark.netns
+@pytest.mark.raw
+def test_live_capture_of_pgm_send_over_udp_with_summary_on_sigterm(
+    netbed_pair: NetBed, tmp_path: Path
+) -> None:
+    a, b = netbed_pair.a, netbed_pair.b
+    port = 7731
+    data = tmp_path / "in.bin"
+    data.write_bytes(os.urandom(20_000))
+    out = tmp_path / "live.pcap"
+    d = LiveDump(b, ["--iface", b.ifname, "--udp-port", str(port), "-w", str(out)])
+    send = ["send", GROUP, str(data), "--port", str(port), "--iface", a.ifname]
+    r = a.python(["-m", "pgm", *send, "--transport", "udp", "--linger", "0.5"],
+                 timeout=LIVE_TIMEOUT)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    # 20 000 bytes in 1448-byte messages: 14 ODATA; the session ends with OPT_FIN on SPMs
+    d._until(lambda: sum(" ODATA " in x for x in d.out) >= 14, "14 ODATA lines")
+    assert d.stop() == 0, d.err
+    odatas = [x for x in d.out if " ODATA " in x]
+    assert len(odatas) == 14 and all(" udp:" in x and f">{port} " in x for x in odatas)
+    assert any(" SPM " in x and "opts=FIN" in x for x in d.out), d.out
+    (session,) = [x for x in d.err if x.startswith("session ")]
+    assert f"from {a.ip4}" in session and "ODATA 14" in session, d.err
+    assert "ODATA gaps 0, repaired 0, unrepaired 0" in session
+    assert len(list(read_pcap(out))) == len(d.out)  # --write: every packet shown
+
+
+@pytest.mark.netns
+@pytest.mark.raw
+def test_live_raw_socket_capture_ipv4_multicast_and_ipv6(netbed_pair: NetBed) -> None:
+    a, b = netbed_pair.a, netbed_pair.b
+    d = LiveDump(b, ["--capture", "raw", "--group", GROUP, "--iface", b.ifname])
+    tx4 = a.socket(socket.AF_INET, socket.SOCK_RAW, 113)
+    tx6 = a.socket(socket.AF_INET6, socket.SOCK_RAW, 113)
+    for i in range(3):
+        tx4.sendto(odata(i, 0, b"v4").encode(), (GROUP, 0))
+    up6 = nak(9).replace(source_nla=wire.as_nla(b.ip6), group_nla=wire.as_nla("ff0e::1"))
+    tx6.sendto(up6.encode(), (b.ip6, 0))
+    lines = d.wait_lines(4)
+    assert d.stop() == 0, d.err
+    assert sum(f" {a.ip4} -> {GROUP} ODATA " in x for x in lines) == 3, lines
+    assert any(f" {a.ip6} -> {b.ip6} NAK " in x and "grp=ff0e::1" in x for x in lines), lines
+
+
+@pytest.mark.netns
+def test_live_udp_socket_capture(netbed_pair: NetBed) -> None:
+    a, b = netbed_pair.a, netbed_pair.b
+    port = 7732
+    d = LiveDump(b, ["--capture", "udp", "--udp-port", str(port), "--group", GROUP,
+                     "--iface", b.ifname])  # fmt: skip
+    tx = a.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(a.ip4))
+    tx.bind((a.ip4, port))
+    tx.sendto(spm(1, 0, 0xFFFFFFFF).encode(), (GROUP, port))
+    tx.sendto(odata(0, 0, b"udp").encode(), (GROUP, port))
+    tx.sendto(nak(0).encode(), (b.ip4, port))
+    lines = d.wait_lines(3)
+    assert d.stop() == 0, d.err
+    assert lines[0].split()[1:6] == [a.ip4, "->", GROUP, f"udp:{port}>{port}", "SPM"], lines
+    assert f" {a.ip4} -> {GROUP} udp:{port}>{port} ODATA " in lines[1]
+    assert f" {a.ip4} -> {b.ip4} udp:{port}>{port} NAK " in lines[2]
