@@ -56,6 +56,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import ipaddress
 import json
 import os
 import re
@@ -528,6 +529,41 @@ class NetHost(NetNs):
         if self._ifindex is None:
             self._ifindex = self.call(socket.if_nametoindex, self.ifname)
         return self._ifindex
+
+    # -- readiness -------------------------------------------------------------------------------
+
+    def joined(self, group: str) -> bool:
+        """Whether some socket on this host has joined ``group`` on its veth (``ip maddr``)."""
+        addr = ipaddress.ip_address(group)
+        family = "inet6" if addr.version == 6 else "inet"
+        out = self.ip("maddr", "show", "dev", self.ifname)
+        return any(line.split()[:2] == [family, str(addr)] for line in out.splitlines())
+
+    def wait_joined(
+        self,
+        group: str,
+        timeout: float = 60.0,
+        proc: subprocess.Popen[Any] | None = None,
+    ) -> None:
+        """Wait until a receiver on this host has joined ``group``: start a source only then,
+        never after a fixed sleep (a loaded machine can take seconds to start a Python
+        process).  Raises :class:`NetBedError` if ``proc`` exits first or on ``timeout``."""
+        end = time.monotonic() + timeout
+        while not self.joined(group):
+            if proc is not None and proc.poll() is not None:
+                raise NetBedError(
+                    f"{self.name}: the receiver exited ({proc.returncode}) before joining {group}"
+                )
+            if time.monotonic() > end:
+                raise NetBedError(f"{self.name}: nothing joined {group} within {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def udp_datagrams_received(self) -> int:
+        """This namespace's UDP ``InDatagrams`` counter (``/proc/net/snmp``): how many UDP
+        datagrams reached a socket here - a way to wait for traffic instead of sleeping."""
+        lines = [ln.split() for ln in self.run(["cat", "/proc/net/snmp"]).stdout.splitlines()]
+        head, values = (ln for ln in lines if ln and ln[0] == "Udp:")
+        return int(values[head.index("InDatagrams")])
 
     # -- loss ------------------------------------------------------------------------------------
 
