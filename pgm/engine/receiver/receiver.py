@@ -11,10 +11,11 @@ session (TSI) it hears there, up to ``max_sessions``; the state of one is a
   at its own sequence number.  Sequence numbers are unwrapped into unbounded integers against
   the leading edge (:func:`pgm.wire.sqn.sqn_unwrap`), so everything after that is plain
   comparisons.
-* **The one receive path** (:meth:`Receiver._data`): every ODATA/RDATA goes through it.  It
-  reads the header flags — a PARITY packet (FEC, RFC 3208 §9) is counted and dropped, never
-  delivered, until FEC exists — and takes the next in-order whole message of a known session
-  straight to a :class:`~pgm.engine.DataReceived`; anything else goes to the general case.
+* **The one receive path** (:meth:`Receiver.receive_many`): every ODATA/RDATA goes through
+  it.  It reads the header flags — a PARITY packet (FEC, RFC 3208 §9) is counted and
+  dropped, never delivered, until FEC exists — and takes the next in-order whole message of
+  a known session straight to a :class:`~pgm.engine.DataReceived`; anything else goes to
+  the general case.
 * **Loss detection** (§6.3): a data packet beyond the leading edge, an SPM advertising a later
   leading edge, or an NCF for something not yet seen opens a NAK record for each missing
   sequence number.
@@ -61,8 +62,6 @@ from ..events import (
     data_received,
 )
 from .delivery import Held, deliver
-from .join import join_point, missed_range, read_options
-from .fec import ReceiverFec
 from .nak import NakInput, NakMachine, NakRecord, NakState, NakTimer
 from .session import Session
 from .stats import ReceiverStats, SessionInfo
@@ -72,7 +71,6 @@ __all__ = ["Receiver"]
 _ODATA = wire.TYPE_ODATA
 _RDATA = wire.TYPE_RDATA
 _PARITY = wire.FLAG_PARITY
-_OPT_JOIN = wire.OptJoin
 
 
 class Receiver:
@@ -111,7 +109,6 @@ class Receiver:
         self._expiry: list[tuple[float, int, Session]] = []  # heap: (last_heard + expiry)
         self._now = now
         self._naks = NakMachine(self.config, self.rng)
-        self._fec = ReceiverFec(self)  # FEC (docs/fec.md)
         self._max_window = self.config.max_window_sqns
         self._verify = self.config.verify_checksum
         self._dst_ok: object = self.group
@@ -203,111 +200,90 @@ class Receiver:
 
     def receive_many(self, items: Iterable[tuple[bytes, NLA, NLA | None]], now: float) -> None:
         """Take a batch of ``(datagram, src, dst)`` heard at ``now`` (the I/O drivers drain a
-        socket into one batch); the same as :meth:`receive` on each, in order."""
+        socket into one batch); the same as :meth:`receive` on each, in order.
+
+        This loop is the one receive path of data: every ODATA/RDATA is decoded here without
+        building an object, a parity packet is dropped, and the next in-order whole message of
+        a known session is delivered at once; anything else goes to :meth:`_on_data`.  It is
+        written inline, with its lookups hoisted out of the loop, because it runs per packet.
+        """
         self._tick(now)
-        data = self._data
-        other = self._other
+        decode = wire.decode_data
+        verify = self._verify
+        dport_b = self._dport_b
+        sessions_get = self.sessions.get
+        append = self._events.append  # the queue take_events() hands over, never mid-batch
+        make = data_received
         for datagram, src, dst in items:
             if dst is not None and dst is not self._dst_ok and not self._dst_allowed(dst):
                 continue
-            t = datagram[4] if len(datagram) > 4 else -1
-            if t == _ODATA or t == _RDATA:  # noqa: SIM109 (two compares beat a tuple here)
-                data(datagram, src, now)
+            tbyte = datagram[4] if len(datagram) > 4 else -1
+            if tbyte != _ODATA and tbyte != _RDATA:
+                self._other(datagram, src, now, dst)
+                continue
+            try:
+                tbyte, flags, sqn32, trail32, opts, payload = decode(datagram, verify)
+            except wire.PacketError:
+                self.stats.malformed_packets += 1
+                continue
+            if datagram[2:4] != dport_b:
+                self.stats.wrong_port += 1
+                continue
+            key = (datagram[8:14], datagram[0] << 8 | datagram[1])
+            s = sessions_get(key)  # type: ignore[call-overload]
+            if flags & _PARITY:
+                self._drop_parity(s, now)
+                continue
+            if s is None:
+                s = self._session(TSI(*key), src, now, create=True)
+                if s is None:
+                    continue
+                self._start_with_data(s, sqn32, trail32, now)
             else:
-                other(datagram, src, now, dst)
+                s.last_heard = now
+            st = s.stats
+            st.total_bytes_received += len(datagram)
+            ref = s.lead
+            if trail32 != s.trail & SQN_MASK:
+                trail = sqn_unwrap(trail32, ref)
+                if trail > s.trail:
+                    self._advance_trail(s, trail, now)
+                    if s.ended:
+                        continue
+            if (sqn32 - ref) & SQN_MASK == 1 and ref + 1 == s.next and not opts and not s.buf:
+                # In order, whole, nothing held: deliver at once.
+                s.lead = ref + 1
+                s.next = ref + 2
+                if tbyte == _RDATA:
+                    st.rdata_packets_received += 1
+                else:
+                    st.odata_packets_received += 1
+                st.data_bytes_received += len(payload)
+                st.apdus_delivered += 1
+                append(make(s.tsi, payload, sqn32))
+                if s.fin is not None and ref + 1 >= s.fin:
+                    self._end(s, EndReason.FIN, now)
+                continue
+            self._on_data(s, sqn_unwrap(sqn32, ref), tbyte == _RDATA, opts, payload, now)
 
     def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
         """Take one PGM packet heard on the group (or unicast to this host)."""
         self.receive_many(((datagram, src, dst),), now)
 
-    # -- the one receive path of data ---------------------------------------------------------
-
-    def _data(self, datagram: bytes, src: NLA, now: float) -> None:
-        """An ODATA/RDATA packet (nearly all traffic): decode it without building an object,
-        drop parity, deliver the next in-order whole message at once, else the general case."""
-        try:
-            tbyte, flags, sqn32, trail32, opts, payload = wire.decode_data(datagram, self._verify)
-        except wire.PacketError:
-            self.stats.malformed_packets += 1
-            return
-        if datagram[2:4] != self._dport_b:
-            self.stats.wrong_port += 1
-            return
-        key = (datagram[8:14], datagram[0] << 8 | datagram[1])
-        s = self.sessions.get(key)  # type: ignore[call-overload]
-        if flags & _PARITY:
-            if s is not None and s.fec is not None and s.started:
-                s.last_heard = now
-                self._fec.on_parity(s, datagram, tbyte, flags, sqn32, opts, payload, now)
-            else:
-                self._drop_parity(s, now)
-            return
-        if s is None:
-            s = self._session(TSI(*key), src, now, create=True)
-            if s is None:
-                return
-            self._start_with_data(s, sqn32, trail32, opts, now)
-        else:
-            s.last_heard = now
-        st = s.stats
-        st.total_bytes_received += len(datagram)
-        if s.fec is not None:  # FEC: keep the packet for its group (docs/fec.md)
-            self._fec.keep(s, sqn32, opts, payload)
-            if s.ended:
-                return
-        ref = s.lead
-        if trail32 != s.trail & SQN_MASK:
-            trail = sqn_unwrap(trail32, ref)
-            if trail > s.trail:
-                self._advance_trail(s, trail, now)
-                if s.ended:
-                    return
-        if (
-            (sqn32 - ref) & SQN_MASK == 1
-            and ref + 1 == s.next
-            and (not opts or (len(opts) == 1 and type(opts[0]) is _OPT_JOIN))
-            and not s.buf
-        ):
-            # In order, whole (OPT_JOIN alone changes nothing once started), nothing held:
-            # deliver at once.
-            s.lead = ref + 1
-            s.next = ref + 2
-            if tbyte == _RDATA:
-                st.rdata_packets_received += 1
-            else:
-                st.odata_packets_received += 1
-            st.data_bytes_received += len(payload)
-            st.apdus_delivered += 1
-            self._events.append(data_received(s.tsi, payload, sqn32))
-            if s.fin is not None and ref + 1 >= s.fin:
-                self._end(s, EndReason.FIN, now)
-            return
-        self._on_data(s, sqn_unwrap(sqn32, ref), tbyte == _RDATA, opts, payload, now)
+    # -- data that is not the fast path ---------------------------------------------------------
 
     def _drop_parity(self, s: Session | None, now: float) -> None:
-        # RFC 3208 §9: a parity packet (FEC) is no data: it must never be delivered.  One of a
-        # session whose SPM advertised no FEC (or not yet started) is counted and dropped.
+        # RFC 3208 §9: a parity packet (FEC) is no data: it must never be delivered or fill a
+        # gap.  Until FEC is implemented it is counted and dropped.
         self.stats.parity_packets_ignored += 1
         if s is not None:
             s.last_heard = now
             s.stats.parity_packets_ignored += 1
 
-    def _start_with_data(
-        self, s: Session, sqn32: int, trail32: int, opts: list[wire.Option], now: float
-    ) -> None:
-        # RFC 3208 §6.1 / OpenPGM: the first data packet starts the window at its SQN, or
-        # lower with late join (OPT_JOIN, §9.5; .join): the gap up to it is then NAKed.
+    def _start_with_data(self, s: Session, sqn32: int, trail32: int, now: float) -> None:
+        # RFC 3208 §6.1 / OpenPGM: the first data packet starts the window at its SQN.
         s.lead = sqn32 - 1  # unwrap reference
-        join32, syn = read_options(opts) if opts else (None, False)
-        self._start(s, sqn32, s.unwrap(trail32), join=join32, syn=syn)
-        if s.next < sqn32:
-            # Late join before any SPM: NAK the history only once an SPM says where to, all
-            # at once (ask for it now), not record by record as unanswered NAKs time out.
-            s.join_gap = sqn32
-            s.lead = sqn32 - 1
-            s.spmr_at = now
-            self._settle(s)
-            return
+        self._start(s, sqn32, s.unwrap(trail32))
         if not s.have_spm and s.spmr_at is None:
             # App. C: ask for an SPM (we need its path NLA to NAK) after a random wait.
             s.spmr_at = now + self.rng.random() * self.config.spmr_bo_ivl
@@ -332,9 +308,6 @@ class Receiver:
                 frag = o  # type: ignore[assignment]
             elif t is wire.OptFin:
                 fin = True
-            elif t is wire.OptSyn and sqn == s.first:
-                s.syn = True  # RFC 3208 §9.6: the session's first data: none was missed
-                s.missed = None
         n = len(data)
         if frag is not None:
             first = s.unwrap(frag.first_sqn)
@@ -429,24 +402,16 @@ class Receiver:
                 rst = True
             elif type(o) is wire.OptFin:
                 fin = True
-            elif type(o) is wire.OptParityPrm:
-                self._fec.on_spm(s, o)
         if not s.started:
             # First packet is an SPM: start after its leading edge (RFC 3208 §6.1, OpenPGM).
             s.lead = spm.spm_lead
             lead = spm.spm_lead
-            join32 = None if fin or rst else read_options(spm.options)[0]
-            self._start(s, lead + 1, s.unwrap(spm.spm_trail), fin or rst, join32)
-            if s.next <= lead:  # late join (.join): NAK back to the join point
-                self._naks.open_gap(s, s.next, lead + 1, now)
-                s.lead = lead
+            self._start(s, lead + 1, s.unwrap(spm.spm_trail), fin or rst)
         else:
             lead = s.unwrap(spm.spm_lead)
             self._advance_trail(s, s.unwrap(spm.spm_trail), now)
             if s.ended:
                 return
-            if s.join_gap is not None:
-                self._open_join_gap(s, now)
             if lead > s.lead and lead - s.next < self._max_window:
                 # The source has sent data we never saw: NAK it (RFC 3208 §6.3).
                 self._naks.open_gap(s, s.lead + 1, lead + 1, now)
@@ -460,14 +425,6 @@ class Receiver:
         self._deliver(s)
         if not s.ended:
             self._settle(s)
-
-    def _open_join_gap(self, s: Session, now: float) -> None:
-        """The first SPM of a session joined late on data: NAK back to the join point (.join)."""
-        hi, s.join_gap = s.join_gap, None
-        if hi is not None and s.next < hi:
-            self._naks.open_gap(s, s.next, hi, now)
-            for q in [q for q in s.buf if q in s.naks]:  # repairs heard meanwhile
-                self._naks.apply(s, q, NakInput.DATA, now)
 
     @staticmethod
     def _listed(pkt: wire.NCF | wire.NAK) -> list[int]:
@@ -484,9 +441,6 @@ class Receiver:
         if self.config.trace_events:
             self._events.append(NcfReceived(s.tsi, tuple(sqns)))
         if not s.started or ncf.parity:
-            if ncf.parity and s.started:
-                self._fec.on_parity_ncf(s, sqns, now)
-                self._settle(s)
             return
         for s32 in sqns:
             sqn = s.unwrap(s32)
@@ -541,34 +495,10 @@ class Receiver:
         self._push_expiry(s)
         return s
 
-    def _start(
-        self,
-        s: Session,
-        heard: int,
-        trail: int,
-        ended: bool = False,
-        join: int | None = None,
-        syn: bool = False,
-    ) -> None:
-        """The session's first packet sets its window (RFC 3208 §6.1) at ``heard``, or lower
-        at the source's OPT_JOIN_MIN ``join`` (wire; .join); announce where it joined."""
-        join_min = None if join is None else s.unwrap(join)
-        first = join_point(heard, join_min, trail, self.config)
+    def _start(self, s: Session, first: int, trail: int, ended: bool = False) -> None:
+        """The session's first packet sets its window (RFC 3208 §6.1); announce it."""
         s.start(first, trail, ended)
-        s.join_min = join_min
-        s.syn = syn = syn and first == heard
-        s.missed = missed = missed_range(first, trail, syn)
-        self._events.append(
-            SessionStarted(
-                s.tsi,
-                s.source,
-                first & SQN_MASK,
-                ended,
-                syn,
-                None if missed is None else (missed[0] & SQN_MASK, missed[1] & SQN_MASK),
-                join,
-            )
-        )
+        self._events.append(SessionStarted(s.tsi, s.source, first & SQN_MASK, ended))
 
     def _push_expiry(self, s: Session) -> None:
         heapq.heappush(self._expiry, (s.last_heard + self.config.peer_expiry, next(self._seq), s))
@@ -629,8 +559,6 @@ class Receiver:
         dst = s.nak_dst
         if dst is None:
             return
-        if s.fec is not None:
-            sqns = self._fec.naks(s, sqns, dst)
         st = s.stats
         for i in range(0, len(sqns), 1 + wire.MAX_NAK_LIST):
             chunk = [q & SQN_MASK for q in sqns[i : i + 1 + wire.MAX_NAK_LIST]]
