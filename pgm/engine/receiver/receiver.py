@@ -62,6 +62,8 @@ from ..events import (
     data_received,
 )
 from .delivery import Held, deliver
+from .fec import ReceiverFec
+from .join import join_point, missed_range, read_options
 from .nak import NakInput, NakMachine, NakRecord, NakState, NakTimer
 from .session import Session
 from .stats import ReceiverStats, SessionInfo
@@ -71,6 +73,7 @@ __all__ = ["Receiver"]
 _ODATA = wire.TYPE_ODATA
 _RDATA = wire.TYPE_RDATA
 _PARITY = wire.FLAG_PARITY
+_OPT_JOIN = wire.OptJoin
 
 
 class Receiver:
@@ -109,6 +112,7 @@ class Receiver:
         self._expiry: list[tuple[float, int, Session]] = []  # heap: (last_heard + expiry)
         self._now = now
         self._naks = NakMachine(self.config, self.rng)
+        self._fec = ReceiverFec(self)  # FEC (docs/fec.md)
         self._max_window = self.config.max_window_sqns
         self._verify = self.config.verify_checksum
         self._dst_ok: object = self.group
@@ -232,17 +236,25 @@ class Receiver:
             key = (datagram[8:14], datagram[0] << 8 | datagram[1])
             s = sessions_get(key)  # type: ignore[call-overload]
             if flags & _PARITY:
-                self._drop_parity(s, now)
+                if s is not None and s.fec is not None and s.started:
+                    s.last_heard = now
+                    self._fec.on_parity(s, datagram, tbyte, flags, sqn32, opts, payload, now)
+                else:
+                    self._drop_parity(s, now)
                 continue
             if s is None:
                 s = self._session(TSI(*key), src, now, create=True)
                 if s is None:
                     continue
-                self._start_with_data(s, sqn32, trail32, now)
+                self._start_with_data(s, sqn32, trail32, opts, now)
             else:
                 s.last_heard = now
             st = s.stats
             st.total_bytes_received += len(datagram)
+            if s.fec is not None:  # FEC: keep the packet for its group (docs/fec.md)
+                self._fec.keep(s, sqn32, opts, payload)
+                if s.ended:
+                    continue
             ref = s.lead
             if trail32 != s.trail & SQN_MASK:
                 trail = sqn_unwrap(trail32, ref)
@@ -250,8 +262,14 @@ class Receiver:
                     self._advance_trail(s, trail, now)
                     if s.ended:
                         continue
-            if (sqn32 - ref) & SQN_MASK == 1 and ref + 1 == s.next and not opts and not s.buf:
-                # In order, whole, nothing held: deliver at once.
+            if (
+                (sqn32 - ref) & SQN_MASK == 1
+                and ref + 1 == s.next
+                and (not opts or (len(opts) == 1 and type(opts[0]) is _OPT_JOIN))
+                and not s.buf
+            ):
+                # In order, whole (OPT_JOIN alone changes nothing once started), nothing held:
+                # deliver at once.
                 s.lead = ref + 1
                 s.next = ref + 2
                 if tbyte == _RDATA:
@@ -273,17 +291,29 @@ class Receiver:
     # -- data that is not the fast path ---------------------------------------------------------
 
     def _drop_parity(self, s: Session | None, now: float) -> None:
-        # RFC 3208 §9: a parity packet (FEC) is no data: it must never be delivered or fill a
-        # gap.  Until FEC is implemented it is counted and dropped.
+        # RFC 3208 §9: a parity packet (FEC) is no data: it must never be delivered.  One of a
+        # session whose SPM advertised no FEC (or not yet started) is counted and dropped.
         self.stats.parity_packets_ignored += 1
         if s is not None:
             s.last_heard = now
             s.stats.parity_packets_ignored += 1
 
-    def _start_with_data(self, s: Session, sqn32: int, trail32: int, now: float) -> None:
-        # RFC 3208 §6.1 / OpenPGM: the first data packet starts the window at its SQN.
+    def _start_with_data(
+        self, s: Session, sqn32: int, trail32: int, opts: list[wire.Option], now: float
+    ) -> None:
+        # RFC 3208 §6.1 / OpenPGM: the first data packet starts the window at its SQN, or
+        # lower with late join (OPT_JOIN, §9.5; .join): the gap up to it is then NAKed.
         s.lead = sqn32 - 1  # unwrap reference
-        self._start(s, sqn32, s.unwrap(trail32))
+        join32, syn = read_options(opts) if opts else (None, False)
+        self._start(s, sqn32, s.unwrap(trail32), join=join32, syn=syn)
+        if s.next < sqn32:
+            # Late join before any SPM: NAK the history only once an SPM says where to, all
+            # at once (ask for it now), not record by record as unanswered NAKs time out.
+            s.join_gap = sqn32
+            s.lead = sqn32 - 1
+            s.spmr_at = now
+            self._settle(s)
+            return
         if not s.have_spm and s.spmr_at is None:
             # App. C: ask for an SPM (we need its path NLA to NAK) after a random wait.
             s.spmr_at = now + self.rng.random() * self.config.spmr_bo_ivl
@@ -308,6 +338,9 @@ class Receiver:
                 frag = o  # type: ignore[assignment]
             elif t is wire.OptFin:
                 fin = True
+            elif t is wire.OptSyn and sqn == s.first:
+                s.syn = True  # RFC 3208 §9.6: the session's first data: none was missed
+                s.missed = None
         n = len(data)
         if frag is not None:
             first = s.unwrap(frag.first_sqn)
@@ -402,16 +435,24 @@ class Receiver:
                 rst = True
             elif type(o) is wire.OptFin:
                 fin = True
+            elif type(o) is wire.OptParityPrm:
+                self._fec.on_spm(s, o)
         if not s.started:
             # First packet is an SPM: start after its leading edge (RFC 3208 §6.1, OpenPGM).
             s.lead = spm.spm_lead
             lead = spm.spm_lead
-            self._start(s, lead + 1, s.unwrap(spm.spm_trail), fin or rst)
+            join32 = None if fin or rst else read_options(spm.options)[0]
+            self._start(s, lead + 1, s.unwrap(spm.spm_trail), fin or rst, join32)
+            if s.next <= lead:  # late join (.join): NAK back to the join point
+                self._naks.open_gap(s, s.next, lead + 1, now)
+                s.lead = lead
         else:
             lead = s.unwrap(spm.spm_lead)
             self._advance_trail(s, s.unwrap(spm.spm_trail), now)
             if s.ended:
                 return
+            if s.join_gap is not None:
+                self._open_join_gap(s, now)
             if lead > s.lead and lead - s.next < self._max_window:
                 # The source has sent data we never saw: NAK it (RFC 3208 §6.3).
                 self._naks.open_gap(s, s.lead + 1, lead + 1, now)
@@ -425,6 +466,14 @@ class Receiver:
         self._deliver(s)
         if not s.ended:
             self._settle(s)
+
+    def _open_join_gap(self, s: Session, now: float) -> None:
+        """The first SPM of a session joined late on data: NAK back to the join point (.join)."""
+        hi, s.join_gap = s.join_gap, None
+        if hi is not None and s.next < hi:
+            self._naks.open_gap(s, s.next, hi, now)
+            for q in [q for q in s.buf if q in s.naks]:  # repairs heard meanwhile
+                self._naks.apply(s, q, NakInput.DATA, now)
 
     @staticmethod
     def _listed(pkt: wire.NCF | wire.NAK) -> list[int]:
@@ -441,6 +490,9 @@ class Receiver:
         if self.config.trace_events:
             self._events.append(NcfReceived(s.tsi, tuple(sqns)))
         if not s.started or ncf.parity:
+            if ncf.parity and s.started:
+                self._fec.on_parity_ncf(s, sqns, now)
+                self._settle(s)
             return
         for s32 in sqns:
             sqn = s.unwrap(s32)
@@ -495,10 +547,34 @@ class Receiver:
         self._push_expiry(s)
         return s
 
-    def _start(self, s: Session, first: int, trail: int, ended: bool = False) -> None:
-        """The session's first packet sets its window (RFC 3208 §6.1); announce it."""
+    def _start(
+        self,
+        s: Session,
+        heard: int,
+        trail: int,
+        ended: bool = False,
+        join: int | None = None,
+        syn: bool = False,
+    ) -> None:
+        """The session's first packet sets its window (RFC 3208 §6.1) at ``heard``, or lower
+        at the source's OPT_JOIN_MIN ``join`` (wire; .join); announce where it joined."""
+        join_min = None if join is None else s.unwrap(join)
+        first = join_point(heard, join_min, trail, self.config)
         s.start(first, trail, ended)
-        self._events.append(SessionStarted(s.tsi, s.source, first & SQN_MASK, ended))
+        s.join_min = join_min
+        s.syn = syn = syn and first == heard
+        s.missed = missed = missed_range(first, trail, syn)
+        self._events.append(
+            SessionStarted(
+                s.tsi,
+                s.source,
+                first & SQN_MASK,
+                ended,
+                syn,
+                None if missed is None else (missed[0] & SQN_MASK, missed[1] & SQN_MASK),
+                join,
+            )
+        )
 
     def _push_expiry(self, s: Session) -> None:
         heapq.heappush(self._expiry, (s.last_heard + self.config.peer_expiry, next(self._seq), s))
@@ -559,6 +635,8 @@ class Receiver:
         dst = s.nak_dst
         if dst is None:
             return
+        if s.fec is not None:
+            sqns = self._fec.naks(s, sqns, dst)
         st = s.stats
         for i in range(0, len(sqns), 1 + wire.MAX_NAK_LIST):
             chunk = [q & SQN_MASK for q in sqns[i : i + 1 + wire.MAX_NAK_LIST]]
