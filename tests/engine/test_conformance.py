@@ -29,9 +29,9 @@ Where RFC 3208 and OpenPGM differ the engine's documented choice is tested:
 * the source's token bucket may go into debt by one packet (``pgm.engine.rate``), so a window of
   ``d`` seconds carries at most ``rate·d + bucket + one TPDU`` bytes.
 
-The FEC scripts are covered by the later FEC issue and not here: ``on-demand_spm``,
-``nak_parity``, ``apdu_parity``, ``rdata_completion_parity``,
-``rdata_completion_parity_var_pktlen``, ``odata_jump_parity``.
+The FEC scripts (``on-demand_spm``, ``nak_parity``, ``apdu_parity``,
+``rdata_completion_parity``, ``rdata_completion_parity_var_pktlen``, ``odata_jump_parity``) are
+in :mod:`tests.engine.test_fec_conformance`.
 """
 
 from __future__ import annotations

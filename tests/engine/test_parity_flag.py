@@ -1,7 +1,8 @@
 """A data packet with the PARITY flag is FEC repair, never data (RFC 3208 §9).
 
-Until FEC is implemented the receiver counts such packets and drops them: they are never
-delivered and never fill a gap; the real repair of the gap still does.
+From a session whose SPM advertised no FEC (docs/fec.md) the receiver counts such packets and
+drops them: they are never delivered and never fill a gap; the real repair of the gap still
+does.
 """
 
 from __future__ import annotations
