@@ -494,9 +494,12 @@ def run_transfer(t: Transfer) -> Outcome:
                     _start(t, r, "recv", r.output, src_file)
             for r in t.receivers:
                 if r.proc is not None:
-                    r.proc.wait_line("READY", 15)
+                    r.proc.wait_line("READY", 30)
+                    # READY is printed by the peer; the kernel's group membership proves the
+                    # join (libzmq, for one, joins later in its own I/O thread)
+                    r.host.wait_joined(t.group, 30, r.proc.p)
             src = _start(t, t.source, "send", src_file, src_file)
-            ready = src.wait_line("READY", 15).split()
+            ready = src.wait_line("READY", 30).split()
             if len(ready) == 3:
                 t.source_tsi = (bytes.fromhex(ready[1]), int(ready[2]))
             src.command("go")
@@ -511,7 +514,9 @@ def run_transfer(t: Transfer) -> Outcome:
                     time.sleep(0.6)
                 for r in late:
                     assert r.output is not None
-                    _start(t, r, "recv", r.output, src_file).wait_line("READY", 15)
+                    _start(t, r, "recv", r.output, src_file).wait_line("READY", 30)
+                    assert r.proc is not None
+                    r.host.wait_joined(t.group, 30, r.proc.p)
                 time.sleep(0.1)
                 src.command("more")
             src.wait_line("SENT", t.timeout)
