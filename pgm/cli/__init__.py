@@ -9,6 +9,8 @@
   in order, to ``--out`` (default standard output).
 * ``pgm demo`` — a source and three receivers on this machine, with simulated loss, checking
   that every receiver got the data intact.
+* ``pgm dump`` — print every PGM packet captured live (or read from a pcap) on one line, then
+  a per-session summary; its exit statuses are in :mod:`pgm.cli.dump`.
 
 Exit status
 -----------
@@ -41,9 +43,9 @@ Theory of operation
 -------------------
 :func:`main` parses the command line (:mod:`pgm.cli.parser`; argument types and the
 configurations they build in :mod:`pgm.cli.args`) and calls the command's ``run``: one module
-per command — :mod:`~pgm.cli.decode`, :mod:`~pgm.cli.send`, :mod:`~pgm.cli.recv` and
-:mod:`~pgm.cli.demo` (its processes in :mod:`~pgm.cli.demo_run`).  ``recv`` and the demo's
-receivers follow the first session through :mod:`pgm.cli.follow` (over
+per command — :mod:`~pgm.cli.decode`, :mod:`~pgm.cli.send`, :mod:`~pgm.cli.recv`,
+:mod:`~pgm.cli.demo` (its processes in :mod:`~pgm.cli.demo_run`) and :mod:`~pgm.cli.dump`.
+``recv`` and the demo's receivers follow the first session through :mod:`pgm.cli.follow` (over
 :class:`pgm.sessions.SessionDemux`); what the commands print — statistics, loss messages, JSON,
 exit statuses — is in :mod:`pgm.cli.report`.  Interface choice and privilege probes live in
 :mod:`pgm.interfaces`.  The engine and the socket layer are imported only by the command that
