@@ -19,12 +19,19 @@ Three things drive the engine, and each ends the same way:
 After each, :meth:`_rearm` takes the deadline *from the engine* (``next_timer()``) and moves
 the one timer there — cancelled and re-scheduled only when the deadline changed — so timers
 never drift and never pile up.  The time is ``loop.time()`` (``time.monotonic()`` on the
-standard loops, the clock the threaded API uses).  A handle fires up to the loop's clock
-resolution early; the step then runs at the deadline itself, so a due timer always runs.
+standard loops, the clock the threaded API uses).
 
-Events drained by a step go to the owner's ``deliver`` sink; then every task waiting in
-:meth:`wait_step` is woken, so API calls that wait for progress (room in the send buffer, an
-event, the end of the linger) re-check their condition after each step.  An exception in a
+Precision: the standard selectors sleep in whole milliseconds (epoll rounds a timeout *up*), and
+the source's token bucket holds only ``burst_secs`` (1 ms) of tokens, so a timer firing up to
+1 ms late would cost rate.  The handle is therefore armed :data:`TIMER_SLACK` before the
+deadline and, if it fires early, yields to the loop (``call_soon``, I/O still served) until the
+deadline is reached; the step runs at the deadline, never before.  A loop whose sleeps are
+exact (the tests' virtual-time loop) sets ``pgm_timer_slack = 0`` on itself.
+
+Events drained by a step go to the owner's ``deliver`` sink; then the tasks waiting in
+:meth:`wait_step` whose condition now holds are woken (room in the send buffer, an event, the
+end of the linger): the condition is checked in the step, so a waiting task is resumed only
+when it has something to do, not at every packet.  An exception in a
 step (a transport error) is kept in :attr:`error`, the protocol stops, and the waiters are woken
 to raise it.  :meth:`pause_reading` / :meth:`resume_reading` remove and re-add the reader (a
 receiver's back-pressure: the kernel buffer fills, and what overflows NAKs repair).
@@ -41,7 +48,10 @@ from ..driver import EngineDriver
 from ..engine.api import Engine
 from ..net.transport import DatagramTransport
 
-__all__ = ["EngineProtocol"]
+__all__ = ["TIMER_SLACK", "EngineProtocol"]
+
+TIMER_SLACK = 0.001
+"""Seconds before its deadline the timer handle is armed (the selectors' sleep granularity)."""
 
 
 class EngineProtocol:
@@ -62,9 +72,10 @@ class EngineProtocol:
         """The exception that stopped the protocol, if one did."""
         self.steps = 0
         """Driver steps run (reads, timers and services)."""
-        self._timer: asyncio.TimerHandle | None = None
+        self._slack: float = getattr(loop, "pgm_timer_slack", TIMER_SLACK)
+        self._timer: asyncio.Handle | None = None
         self._timer_at: float | None = None
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[tuple[asyncio.Future[None], Callable[[], bool] | None]] = []
         self._fd = transport.fileno()
         self._reading = False
         self._stopped = False
@@ -81,9 +92,12 @@ class EngineProtocol:
 
     def _on_timer(self) -> None:
         due = self._timer_at
+        now = self.loop.time()
+        if due is not None and now < due and self._slack:
+            self._timer = self.loop.call_soon(self._on_timer)  # the last stretch: yield
+            return
         self._timer = self._timer_at = None
         try:
-            now = self.loop.time()
             if due is not None and now < due:
                 now = due  # fired within the loop's clock resolution: run at the deadline
             self._after(self.driver.step(now))
@@ -118,7 +132,7 @@ class EngineProtocol:
             self._timer = self._timer_at = None
             return
         self._timer_at = deadline
-        self._timer = self.loop.call_at(deadline, self._on_timer)
+        self._timer = self.loop.call_at(deadline - self._slack, self._on_timer)
 
     @property
     def timer_at(self) -> float | None:
@@ -126,25 +140,33 @@ class EngineProtocol:
         return self._timer_at
 
     # -- waiting ---------------------------------------------------------------------------------
-    async def wait_step(self) -> None:
-        """Wait until the next step (or the protocol stops); raises its error if it failed."""
+    async def wait_step(self, until: Callable[[], bool] | None = None) -> None:
+        """Wait until a step after which ``until()`` holds (None: the next step), or until the
+        protocol stops; raises its error if it failed.  The condition is checked in the step,
+        so a waiter is only resumed when it has something to do."""
         self.check()
         if self._stopped:
             return
         fut: asyncio.Future[None] = self.loop.create_future()
-        self._waiters.append(fut)
+        self._waiters.append((fut, until))
         try:
             await fut
         finally:
-            if fut in self._waiters:
-                self._waiters.remove(fut)
+            self._waiters = [w for w in self._waiters if w[0] is not fut]
         self.check()
 
     def _wake(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for fut in waiters:
-            if not fut.done():
+        if not self._waiters:
+            return
+        keep: list[tuple[asyncio.Future[None], Callable[[], bool] | None]] = []
+        for fut, until in self._waiters:
+            if fut.done():
+                continue
+            if self._stopped or until is None or until():
                 fut.set_result(None)
+            else:
+                keep.append((fut, until))
+        self._waiters = keep
 
     def check(self) -> None:
         """Raise the error that stopped the protocol, if one did."""

@@ -34,7 +34,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from ..engine import DataReceived, Event, LossReason, SessionInfo, SessionStarted, UnrecoverableLoss
+from ..engine import (
+    DataReceived,
+    Event,
+    LossReason,
+    SessionEnded,
+    SessionInfo,
+    SessionStarted,
+    UnrecoverableLoss,
+)
 from ..io.receiver import ReceiverEndpoint, receiver_stats
 from ..sessions import (
     Admit,
@@ -203,7 +211,7 @@ class AsyncReceiver:
             if self._closed or self.protocol.stopped:
                 self.protocol.check()
                 return False
-            await self.protocol.wait_step()
+            await self.protocol.wait_step(lambda: bool(self._queue))
         return True
 
     def _use(self, style: str) -> None:
@@ -378,25 +386,40 @@ class _Follower:
         self._stale = False
 
     def feed(self, events: Sequence[Event]) -> None:
-        for e in events:
-            self._demux.feed((e,))
-            s = self._demux.followed
-            if s is None:
-                continue
-            if s is not self.session:  # followed from its SessionStarted, the event just fed
-                self.session, self._messages = s, 0
-                self._stale = isinstance(e, SessionStarted) and e.ended_when_heard
-            msgs = s.pop_all()
-            self._messages += len(msgs)
-            self.items.extend(msgs)
-            self.items.extend(_loss_event(s.tsi, rec) for rec in s.losses)
-            s.losses.clear()  # taken: the record list never reaches its cap
-            if s.end is None:
-                continue
-            if self._stale and s.end.graceful and not self._messages and not s.loss_events:
-                # an earlier transfer still lingering when we joined: follow the next session
-                self._demux.drop(s)
-                self.session = None
-                continue
-            self.items.append(s.end)
-            return  # nothing after the end is routed to the followed session
+        """Route a batch, cut after each loss and each end so that the items keep stream order
+        (one demultiplexer call per run of messages, not per message)."""
+        start = 0
+        for i, e in enumerate(events):
+            t = type(e)
+            if t is UnrecoverableLoss or t is SessionEnded:
+                if self._feed_run(events[start : i + 1]):
+                    return
+                start = i + 1
+        if start < len(events):
+            self._feed_run(events[start:])
+
+    def _feed_run(self, run: Sequence[Event]) -> bool:
+        """Feed one run of events; True once the followed session's end is queued."""
+        self._demux.feed(run)
+        s = self._demux.followed
+        if s is None:
+            return False
+        if s is not self.session:  # followed from its SessionStarted, in this run
+            self.session, self._messages = s, 0
+            self._stale = any(
+                type(e) is SessionStarted and e.tsi == s.tsi and e.ended_when_heard for e in run
+            )
+        msgs = s.pop_all()
+        self._messages += len(msgs)
+        self.items.extend(msgs)
+        self.items.extend(_loss_event(s.tsi, rec) for rec in s.losses)
+        s.losses.clear()  # taken: the record list never reaches its cap
+        if s.end is None:
+            return False
+        if self._stale and s.end.graceful and not self._messages and not s.loss_events:
+            # an earlier transfer still lingering when we joined: follow the next session
+            self._demux.drop(s)
+            self.session = None
+            return False
+        self.items.append(s.end)
+        return True  # nothing after the end is routed to the followed session

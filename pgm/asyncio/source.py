@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..engine import Event, NotConnected, SourceConfig, SourceInfo, SourceState, WouldBlock
@@ -123,16 +123,30 @@ class AsyncSource:
                         break
                     except WouldBlock:
                         proto.service()  # what the window and the bucket allow goes out now
-                        await proto.wait_step()
+                        await proto.wait_step(self._room_for(len(data)))
         finally:
             if not proto.stopped:
                 proto.service()
         return first
 
+    def _room_for(self, n: int) -> Callable[[], bool]:
+        """The condition a blocked send waits for: room for ``n`` bytes, and the buffer at most
+        half full (so the task is resumed for a batch of messages, not for each packet)."""
+        eng = self.engine
+        cap = eng.config.send_buffer_bytes
+        low = min(cap // 2, max(cap - n, 0))
+
+        def room() -> bool:
+            pending: int = eng.pending_bytes
+            return pending <= low or eng.state is not SourceState.OPEN
+
+        return room
+
     async def drain(self) -> None:
         """Wait until every queued message has been transmitted once."""
-        while self.engine.pending_bytes and not self.protocol.stopped:
-            await self.protocol.wait_step()
+        eng = self.engine
+        while eng.pending_bytes and not self.protocol.stopped:
+            await self.protocol.wait_step(lambda: not eng.pending_bytes)
         self.protocol.check()
 
     def _check_usable(self) -> None:
@@ -144,7 +158,7 @@ class AsyncSource:
     async def wait_closed(self) -> None:
         """Wait until the engine has finished the session (after :meth:`close`'s linger)."""
         while not self.closed and not self.protocol.stopped:
-            await self.protocol.wait_step()
+            await self.protocol.wait_step(lambda: self.closed)
 
     async def close(self, linger: float | None = None) -> None:
         """End the session gracefully and release the socket: OPT_FIN after the queued data,

@@ -84,6 +84,8 @@ class VirtualSelector(selectors.BaseSelector):
 class VirtualLoop(asyncio.SelectorEventLoop):
     """A selector event loop on virtual time (see the module docstring)."""
 
+    pgm_timer_slack = 0.0  # its sleeps are exact: the protocol need not arm its timer early
+
     def __init__(self) -> None:
         self.vsel = VirtualSelector()
         super().__init__(self.vsel)
