@@ -30,13 +30,14 @@ import select
 import threading
 import time
 from ipaddress import IPv6Address
+from typing import Any
 
 from ..driver import EngineDriver
 from ..interfaces import Interface, resolve_interface
 from ..net.transport import DatagramTransport
 from ..wire import NLA
 
-__all__ = ["Reactor", "clock", "pick_interface"]
+__all__ = ["Reactor", "clock", "one_of", "pick_interface"]
 
 clock = time.monotonic
 """The clock every reactor and its API calls use."""
@@ -145,3 +146,11 @@ def pick_interface(spec: str | int | Interface | None, group: NLA) -> Interface:
     if isinstance(spec, Interface):
         return spec
     return resolve_interface(spec, 6 if isinstance(group, IPv6Address) else 4)
+
+
+def one_of(name: str, value: Any, alias: str, other: Any) -> Any:
+    """The one of two spellings of an argument that was given (``iface=`` / ``ifaces=``);
+    ValueError when both were."""
+    if value is not None and other is not None:
+        raise ValueError(f"pass {name}= or {alias}=, not both")
+    return value if value is not None else other

@@ -30,7 +30,7 @@ from ..interfaces import Interface
 from ..net.lossy import LossyTransport
 from ..net.transport import DatagramTransport, open_transport
 from ..wire import NLA, as_nla
-from .reactor import Reactor, clock, pick_interface
+from .reactor import Reactor, clock, one_of, pick_interface
 
 __all__ = ["PgmReceiver", "ReceiverEndpoint", "open_receiver_endpoint", "receiver_stats"]
 
@@ -41,9 +41,11 @@ class PgmReceiver(Reactor):
     Iterate over it (or call :meth:`next_event`) to get engine events in order:
     ``SessionStarted``, ``DataReceived`` (one per message), ``UnrecoverableLoss``,
     ``SessionEnded``.  ``ifaces`` lists the interfaces to join on (default: one, chosen like
-    the sender's).  ``loss`` drops that fraction of incoming data packets at random before the
-    engine sees them — simulated loss for demonstrations and tests (``loss_seed`` seeds it;
-    default: a random seed).  ``on_events`` (also settable as an attribute) is called in the
+    the sender's); ``iface=`` names one, as :class:`~pgm.io.PgmSender` spells it.
+    ``loss`` drops that fraction of incoming data packets at random before the engine sees
+    them — simulated loss for demonstrations and tests (``loss_seed`` seeds it; default: a
+    random seed).  A group that is not multicast or a port outside 1..65535 raises ValueError,
+    and nothing opened stays open.  ``on_events`` (also settable as an attribute) is called in the
     reactor thread, with :attr:`lock` held, after a step queued new events: a consumer can take
     them there with ``next_events(0)`` (the Windows-style socket facade demultiplexes sessions
     this way).
@@ -54,7 +56,8 @@ class PgmReceiver(Reactor):
         group: str | NLA,
         port: int = 7500,
         *,
-        ifaces: Sequence[str | int | Interface] | str | int | None = None,
+        ifaces: Sequence[str | int | Interface] | str | int | Interface | None = None,
+        iface: str | int | Interface | None = None,
         transport: str = "raw",
         config: ReceiverConfig | None = None,
         max_queue_bytes: int = 64 * 1024 * 1024,
@@ -65,17 +68,21 @@ class PgmReceiver(Reactor):
     ) -> None:
         super().__init__("pgm-receiver")
         self.on_events = on_events
-        end = open_receiver_endpoint(
-            group,
-            port,
-            ifaces=ifaces,
-            transport=transport,
-            config=config,
-            loss=loss,
-            loss_seed=loss_seed,
-            rng=rng,
-            now=clock(),
-        )
+        try:
+            end = open_receiver_endpoint(
+                group,
+                port,
+                ifaces=one_of("ifaces", ifaces, "iface", iface),
+                transport=transport,
+                config=config,
+                loss=loss,
+                loss_seed=loss_seed,
+                rng=rng,
+                now=clock(),
+            )
+        except BaseException:
+            self.stop()  # the wake-up pipe: nothing may leak
+            raise
         self.group = end.group
         self.ifaces = end.ifaces
         self._lossy = end.lossy
@@ -211,7 +218,7 @@ def open_receiver_endpoint(
     group: str | NLA,
     port: int,
     *,
-    ifaces: Sequence[str | int | Interface] | str | int | None,
+    ifaces: Sequence[str | int | Interface] | str | int | Interface | None,
     transport: str,
     config: ReceiverConfig | None,
     loss: float,
@@ -223,7 +230,7 @@ def open_receiver_endpoint(
     build the :class:`~pgm.engine.Receiver` the way :class:`PgmReceiver` does (the asyncio API,
     :mod:`pgm.asyncio`, shares it)."""
     nla = as_nla(group)
-    if ifaces is None or isinstance(ifaces, str | int):
+    if ifaces is None or isinstance(ifaces, str | int | Interface):
         specs: list[Any] = [ifaces]
     else:
         specs = list(ifaces)
@@ -233,7 +240,11 @@ def open_receiver_endpoint(
     )
     lossy = LossyTransport(sock, loss, loss_seed) if loss else None
     wrapped: DatagramTransport = sock if lossy is None else lossy
-    engine = Receiver(config or ReceiverConfig(), group=nla, dport=port, rng=rng, now=now)
+    try:
+        engine = Receiver(config or ReceiverConfig(), group=nla, dport=port, rng=rng, now=now)
+    except BaseException:
+        sock.close()
+        raise
     return ReceiverEndpoint(nla, resolved, wrapped, lossy, engine)
 
 

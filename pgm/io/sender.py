@@ -30,7 +30,7 @@ import contextlib
 import dataclasses
 import random
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from ipaddress import IPv6Address
 from typing import Any, NamedTuple
 
@@ -40,7 +40,7 @@ from ..interfaces import Interface
 from ..net.transport import DatagramTransport, open_transport
 from ..wire import NLA, as_nla
 from .history import EventHistory
-from .reactor import Reactor, clock, pick_interface
+from .reactor import Reactor, clock, one_of, pick_interface
 
 __all__ = ["AT_EXIT_LINGER", "PgmSender", "SourceEndpoint", "open_source_endpoint"]
 
@@ -51,7 +51,10 @@ class PgmSender(Reactor):
     >>> with PgmSender("239.192.0.1", 7500, transport="udp") as tx:   # doctest: +SKIP
     ...     tx.send(b"hello")
 
-    ``iface`` is an interface name, address or index (default: the first non-loopback one).
+    ``iface`` is an interface name, address or index (default: the first non-loopback one);
+    ``ifaces=`` is accepted too, as :class:`~pgm.io.PgmReceiver` spells it (one interface).
+    A group that is not multicast or a port outside 1..65535 raises ValueError, and nothing
+    opened stays open.
     ``transport`` is ``"raw"`` (IP protocol 113, needs root/CAP_NET_RAW) or ``"udp"``.
     ``ttl`` is the multicast TTL/hop limit; ``loop`` whether this host's own receivers hear it.
     ``config``'s ``ip_version`` and ``udp_encapsulation`` are set from ``group`` and
@@ -64,6 +67,7 @@ class PgmSender(Reactor):
         port: int = 7500,
         *,
         iface: str | int | Interface | None = None,
+        ifaces: Sequence[str | int | Interface] | str | int | Interface | None = None,
         transport: str = "raw",
         config: SourceConfig | None = None,
         ttl: int = 1,
@@ -71,17 +75,26 @@ class PgmSender(Reactor):
         rng: random.Random | None = None,
     ) -> None:
         super().__init__("pgm-sender")
-        end = open_source_endpoint(
-            group,
-            port,
-            iface=iface,
-            transport=transport,
-            config=config,
-            ttl=ttl,
-            loop=loop,
-            rng=rng,
-            now=clock(),
-        )
+        if isinstance(ifaces, list | tuple):
+            if len(ifaces) > 1:
+                self.stop()
+                raise ValueError("a PgmSender sends on one interface: pass one in iface=")
+            ifaces = ifaces[0] if ifaces else None
+        try:
+            end = open_source_endpoint(
+                group,
+                port,
+                iface=one_of("iface", iface, "ifaces", ifaces),
+                transport=transport,
+                config=config,
+                ttl=ttl,
+                loop=loop,
+                rng=rng,
+                now=clock(),
+            )
+        except BaseException:
+            self.stop()  # the wake-up pipe: nothing may leak
+            raise
         self.group = end.group
         self.iface = end.iface
         self.transport: DatagramTransport = end.transport

@@ -19,7 +19,15 @@ payload.  Multicast goes to group:port; NAKs and unicast SPMRs go to the SPM pat
 *same* port (OpenPGM with ucast port = mcast port, as ZeroMQ configures it).  Receivers bind the
 group address, the source binds the wildcard address: that way, on one host, unicast NAKs reach
 the source's socket and never a receiver's — the shared-port pitfall of OpenPGM/ZeroMQ (libzmq
-#104).  Several sources on one host must use different ports.  No privilege needed.
+#104).  Several sources on one host must use different ports: with two on one port, unicast NAKs
+reach only one of them and the other's receivers lose data.  On Linux the second is refused —
+each UDP source holds an abstract Unix socket named after its port (per network namespace,
+released when the process ends), and a second source on the port fails with EADDRINUSE and a
+message that names the fix.  Link-scope IPv6 groups (``ff02::/16``, ``ff12::/16``,
+interface-local ``ff01::``) are bound with the interface's scope id.  No privilege needed.
+
+:func:`open_transport` checks the group (a multicast address) and the port (1..65535) first,
+raising ValueError, and a socket is closed again if its setup fails: nothing leaks.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ __all__ = [
     "RawTransport",
     "Transport",
     "UdpTransport",
+    "check_endpoint",
     "open_transport",
 ]
 
@@ -244,6 +253,44 @@ class Transport:
                 raise
 
 
+def check_endpoint(group: NLA, port: int) -> None:
+    """ValueError unless ``group`` is a multicast address and ``port`` in 1..65535."""
+    if not group.is_multicast:
+        raise ValueError(
+            f"{group} is not a multicast group address (IPv4 224.0.0.0/4, IPv6 ff00::/8)"
+        )
+    if not (isinstance(port, int) and 0 < port < 65536):
+        raise ValueError(f"port must be in 1..65535, not {port!r}")
+
+
+def _claim_source_port(port: int) -> socket.socket | None:
+    """The host-wide claim on UDP ``port`` for one PGM source (Linux; elsewhere None)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    claim = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        claim.bind(f"\0pgm-udp-source-{port}")
+    except OSError as exc:
+        claim.close()
+        if exc.errno != errno.EADDRINUSE:
+            return None  # no abstract sockets here: go without the check
+        raise OSError(
+            errno.EADDRINUSE,
+            f"another PGM source on this host already uses UDP port {port}: unicast NAKs "
+            "would reach only one of them and the other's receivers would lose data; give "
+            "each source its own port (--port / port=)",
+        ) from None
+    return claim
+
+
+def _scope_id(group: NLA, iface: Interface) -> int:
+    """The scope id to bind an IPv6 group with: the interface's for link- and interface-local
+    scopes (RFC 4291 §2.7, the low nibble of the second byte), else 0."""
+    if isinstance(group, IPv6Address) and group.packed[1] & 0x0F <= 2:
+        return iface.index
+    return 0
+
+
 class UdpTransport(Transport):
     """PGM over UDP (see the module docstring)."""
 
@@ -262,23 +309,49 @@ class UdpTransport(Transport):
     ) -> None:
         super().__init__(group, iface, ttl, loop)
         self.port = port
-        self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
+        self._claim = None if receiver else _claim_source_port(port)
+        try:
+            self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
+        except BaseException:
+            self._release_claim()
+            raise
+        try:
+            self._setup(receiver, extra_ifaces)
+        except BaseException:
+            self.close()
+            raise
+        self.dst_known = receiver and sys.platform.startswith("linux")
+
+    def _setup(self, receiver: bool, extra_ifaces: tuple[Interface, ...]) -> None:
         s = self.sock
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._size_buffers()
         # Receivers bind the group (Linux filters on it; other systems need the wildcard);
         # the source binds the wildcard address so unicast NAKs/SPMRs reach it.
         if receiver and sys.platform.startswith("linux"):
-            bind_to = str(group)
+            bind_to = str(self.group)
         else:
             bind_to = "::" if self.v6 else "0.0.0.0"
-        s.bind((bind_to, port))
+        if self.v6:
+            scope = _scope_id(self.group, self.iface) if bind_to != "::" else 0
+            s.bind((bind_to, self.port, 0, scope))
+        else:
+            s.bind((bind_to, self.port))
         self._multicast_options()
         if receiver:
-            for i in (iface, *extra_ifaces):
+            for i in (self.iface, *extra_ifaces):
                 self.join(i)
         s.setblocking(False)
-        self.dst_known = receiver and sys.platform.startswith("linux")
+
+    def close(self) -> None:
+        """Release the socket (and the source's claim on the port)."""
+        self.sock.close()
+        self._release_claim()
+
+    def _release_claim(self) -> None:
+        if self._claim is not None:
+            self._claim.close()
+            self._claim = None
 
     def _sockaddr_for(self, dst: NLA) -> tuple[object, ...]:
         return self._addr(dst, self.port)
@@ -330,16 +403,23 @@ class RawTransport(Transport):
                 "or use UDP encapsulation (transport='udp' / --transport udp), which needs no "
                 "privileges",
             ) from exc
+        try:
+            self._setup(receiver, extra_ifaces)
+        except BaseException:
+            self.sock.close()
+            raise
+        self._cmsg_space = socket.CMSG_SPACE(20)
+
+    def _setup(self, receiver: bool, extra_ifaces: tuple[Interface, ...]) -> None:
         s = self.sock
         self._size_buffers()
         self._multicast_options()
         if self.v6:
             s.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVPKTINFO, 1)
         if receiver:
-            for i in (iface, *extra_ifaces):
+            for i in (self.iface, *extra_ifaces):
                 self.join(i)
         s.setblocking(False)
-        self._cmsg_space = socket.CMSG_SPACE(20)
 
     def _sockaddr_for(self, dst: NLA) -> tuple[object, ...]:
         return self._addr(dst, 0)
@@ -400,7 +480,9 @@ def open_transport(
     loop: bool = True,
     extra_ifaces: tuple[Interface, ...] = (),
 ) -> Transport:
-    """Open a ``'raw'`` or ``'udp'`` transport."""
+    """Open a ``'raw'`` or ``'udp'`` transport (ValueError for a group that is not multicast, a
+    port out of range or an unknown kind, before any socket is opened)."""
+    check_endpoint(group, port)
     if kind == "udp":
         return UdpTransport(
             group, port, iface, receiver=receiver, ttl=ttl, loop=loop, extra_ifaces=extra_ifaces
