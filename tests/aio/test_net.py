@@ -190,3 +190,54 @@ def test_asyncio_api_in_process_in_a_namespace(netbed_pair: NetBed) -> None:
     netbed_pair.a.call(lambda: asyncio.run(asyncio.wait_for(send(), 60)))
     t.join(60)
     assert got == msgs
+
+
+@pytest.mark.raw
+def test_the_example_pair_at_5_percent_loss(netbed_pair: NetBed) -> None:
+    """examples/asyncio_sender.py to examples/asyncio_receiver.py, as docs/asyncio.md says."""
+    bed = netbed_pair
+    bed.b.set_loss(LOSS)
+    group, port = GROUP4, str(_next_port())
+    rx = bed.b.python_popen(
+        [
+            "examples/asyncio_receiver.py",
+            group,
+            "--port",
+            port,
+            "--iface",
+            bed.b.ifname,
+            "--timeout",
+            "90",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)
+    tx = bed.a.python_popen(
+        [
+            "examples/asyncio_sender.py",
+            group,
+            "--port",
+            port,
+            "--iface",
+            bed.a.ifname,
+            "--count",
+            "2000",
+            "--rate-kbps",
+            "50000",
+            "--linger",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    rrc, rso, rse = _wait(rx, 120)
+    trc, tso, tse = _wait(tx, 60)
+    assert trc == 0, tse[-2000:]
+    assert rrc == 0, f"{rso} {rse[-2000:]}"
+    sent, got = json.loads(tso.splitlines()[-1]), json.loads(rso.splitlines()[-1])
+    assert got["messages"] == sent["messages"] == 2000
+    assert got["sha256"] == sent["sha256"] and got["ended"] == "fin" and not got["lost"]
+    assert bed.b.nft_counters()["total"] > 0
