@@ -171,8 +171,10 @@ def build_source_config(
     window_ms: float | None = None,
     group: IPv4Address | IPv6Address | None = None,
     transport: str = "raw",
+    fec: tuple[int, int, int, bool] | None = None,
 ) -> SourceConfig:
-    """The :class:`SourceConfig` for ``send``/``demo`` options (None: the engine default).
+    """The :class:`SourceConfig` for ``send``/``demo`` options (None: the engine default);
+    ``fec`` is ``(group size k, block size n, pro-active count, on-demand)``.
 
     Raises ValueError (ConfigError for values the configuration rejects)."""
     from ..engine import SourceConfig
@@ -185,6 +187,9 @@ def build_source_config(
         fields["rate_bps"] = rate_bps_from_kbits(rate_kbits)
     if window_ms is not None:
         fields["window_secs"] = window_secs_from_ms(window_ms)
+    if fec is not None:
+        k, n, pro, ond = fec
+        fields.update(fec_group_size=k, fec_block_size=n, fec_proactive=pro, fec_ondemand=ond)
     return SourceConfig(**fields)
 
 

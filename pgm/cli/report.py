@@ -133,6 +133,8 @@ def sender_summary(
     counts = {
         "naks_received": int(stats.get("naks_received", 0)),
         "repairs_sent": int(stats.get("repair_packets_sent", 0)),
+        "parity_packets_sent": int(stats.get("parity_packets_sent", 0)),  # FEC (docs/fec.md)
+        "parity_naks_received": int(stats.get("parity_naks_received", 0)),
     }
     head = {"command": "send", **extra, "tsi": None if tsi is None else str(tsi)}
     return _summary(head, nbytes, messages, duration, counts, end, exit_status, stats)
@@ -162,6 +164,9 @@ def receiver_summary(
     counts = {
         "naks_sent": int(session_stats.get("selective_naks_sent", 0)),
         "repairs_received": int(session_stats.get("rdata_packets_received", 0)),
+        "parity_naks_sent": int(session_stats.get("parity_naks_sent", 0)),  # FEC
+        "parity_packets_received": int(session_stats.get("parity_packets_received", 0)),
+        "packets_recovered_by_parity": int(session_stats.get("packets_recovered_by_parity", 0)),
         "loss_events": loss_events,
         "lost_packets": sum(range_count(a, b) for a, b in merged),
         "lost_ranges": [[a, b] for a, b in merged],
@@ -204,7 +209,27 @@ def format_sender_stats(s: dict[str, Any]) -> str:
     return (
         f"pgm send: {s['bytes']} bytes in {s['messages']} messages in {s['duration_s']:.2f} s, "
         f"{s['goodput_mbps']:.2f} Mbit/s goodput; {s['naks_received']} NAKs received, "
-        f"{s['repairs_sent']} repairs sent (TSI {s['tsi']})"
+        f"{s['repairs_sent']} repairs sent{_parity_sent(s)} (TSI {s['tsi']})"
+    )
+
+
+def _parity_sent(s: dict[str, Any]) -> str:
+    """The FEC part of the sender's line (docs/fec.md), when parity went out."""
+    if not (s.get("parity_packets_sent") or s.get("parity_naks_received")):
+        return ""
+    return (
+        f", {s['parity_packets_sent']} parity packets sent, "
+        f"{s['parity_naks_received']} parity NAKs received"
+    )
+
+
+def _parity_received(s: dict[str, Any]) -> str:
+    """The FEC part of the receiver's line, when parity was at work."""
+    if not (s.get("parity_packets_received") or s.get("parity_naks_sent")):
+        return ""
+    return (
+        f", {s['parity_naks_sent']} parity NAKs sent, {s['parity_packets_received']} parity "
+        f"packets received, {s['packets_recovered_by_parity']} packets recovered by parity"
     )
 
 
@@ -213,7 +238,8 @@ def format_receiver_stats(s: dict[str, Any]) -> str:
     text = (
         f"pgm recv: {s['bytes']} bytes in {s['messages']} messages in {s['duration_s']:.2f} s, "
         f"{s['goodput_mbps']:.2f} Mbit/s goodput; {s['naks_sent']} NAKs sent, "
-        f"{s['repairs_received']} repairs received, {s['loss_events']} loss events"
+        f"{s['repairs_received']} repairs received{_parity_received(s)}, "
+        f"{s['loss_events']} loss events"
     )
     if s["lost_packets"]:
         text += f", {s['lost_packets']} packets lost"

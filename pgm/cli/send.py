@@ -104,8 +104,38 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         metavar="S",
         help="seconds to keep answering NAKs after the end (default: the window)",
     )
+    _add_fec_options(s)
     s.add_argument("--json", action="store_true", help="print statistics as JSON on stdout")
     s.set_defaults(func=run)
+
+
+def _add_fec_options(s: Any) -> None:
+    """Reed–Solomon FEC, the fields of Windows' RM_FEC_INFO (docs/fec.md); receivers follow."""
+    s.add_argument(
+        "--fec-group",
+        type=arg(int_range(2, 128), "group size"),
+        metavar="K",
+        help="FEC: data packets per transmission group, a power of two 2..128",
+    )
+    s.add_argument(
+        "--fec-block",
+        type=arg(int_range(3, 255), "block size"),
+        default=255,
+        metavar="N",
+        help="FEC: largest group with its parity, K < N <= 255 (default: 255)",
+    )
+    s.add_argument(
+        "--fec-proactive",
+        type=arg(int_range(0, 253), "pro-active count"),
+        default=0,
+        metavar="H",
+        help="FEC: parity packets sent unasked after every group (default: 0)",
+    )
+    s.add_argument(
+        "--fec-ondemand",
+        action="store_true",
+        help="FEC: answer receivers' parity NAKs with parity packets",
+    )
 
 
 @dataclass(frozen=True)
@@ -155,8 +185,17 @@ class _Plan:
 def _plan(args: argparse.Namespace) -> _Plan:
     """Check the options; ValueError (ConfigError, InterfaceError) or UsageError if wrong."""
     group: IPv4Address | IPv6Address = args.group
+    if args.fec_group is None and (args.fec_proactive or args.fec_ondemand):
+        raise UsageError("--fec-proactive and --fec-ondemand need --fec-group K")
+    fec = None
+    if args.fec_group is not None:
+        fec = (args.fec_group, args.fec_block, args.fec_proactive, args.fec_ondemand)
     cfg = build_source_config(
-        rate_kbits=args.rate, window_ms=args.window_ms, group=group, transport=args.transport
+        rate_kbits=args.rate,
+        window_ms=args.window_ms,
+        group=group,
+        transport=args.transport,
+        fec=fec,
     )
     msg_size = args.message_size or cfg.max_tsdu
     if msg_size > cfg.max_apdu:

@@ -369,7 +369,8 @@ OPTIONS: tuple[OptionRule, ...] = (
     ),
     _rule(
         "RM_USE_FEC", "sender", True, True, "RM_FEC_INFO", 6, True,
-        maps_to="validated by check_fec() and stored; takes effect with FEC",
+        maps_to="validated by check_fec(); fec_block_size / fec_group_size / fec_proactive / "
+        "fec_ondemand of SourceConfig at connect (docs/fec.md)",
         apply=_set_fec, read=_stored("fec"),
     ),
     _rule(

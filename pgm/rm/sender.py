@@ -17,6 +17,7 @@ import dataclasses
 import threading
 import time
 from ipaddress import IPv4Address
+from typing import Any
 
 from ..engine import ConfigError, NotConnected, SourceConfig, WouldBlock
 from ..interfaces import InterfaceError
@@ -30,6 +31,20 @@ from .structs import RM_SENDER_STATS
 __all__ = ["SenderRole", "source_config"]
 
 _clock = time.monotonic
+
+
+def _fec_fields(opts: SocketOptions) -> dict[str, Any]:
+    """RM_USE_FEC (already validated by check_fec) as SourceConfig's FEC fields (docs/fec.md);
+    nothing when it was never set."""
+    f = opts.fec
+    if not f.FECGroupSize:
+        return {}
+    return {
+        "fec_block_size": f.FECBlockSize,
+        "fec_group_size": f.FECGroupSize,
+        "fec_proactive": f.FECProActivePackets,
+        "fec_ondemand": bool(f.fFECOnDemandParityEnabled),
+    }
 
 
 def source_config(base: SourceConfig | None, opts: SocketOptions) -> SourceConfig:
@@ -46,6 +61,7 @@ def source_config(base: SourceConfig | None, opts: SocketOptions) -> SourceConfi
             window_advance_pct=float(opts.adv_rate),
             send_buffer_bytes=max(1, min(cfg.send_buffer_bytes, w.WindowSizeInBytes)),
             linger_secs=None,  # after shutdown/close: repairs until the window passes the end
+            **_fec_fields(opts),
         )
     except ConfigError as exc:
         raise rm_error("WSAEINVAL", f"connect: {exc}") from None

@@ -24,11 +24,13 @@ def sender_stats(info: SourceInfo, partial_dropped: int) -> RM_SENDER_STATS:
     return RM_SENDER_STATS(
         DataBytesSent=st.data_bytes_sent,
         TotalBytesSent=st.total_bytes_sent,
-        NaksReceived=st.naks_received,
+        NaksReceived=st.naks_received + st.parity_naks_received,  # FEC: parity NAKs too
         NaksReceivedTooLate=st.naks_received_too_late,
         NumOutstandingNaks=info.outstanding_repairs,
         NumNaksAfterRData=st.naks_after_rdata,
-        RepairPacketsSent=st.repair_packets_sent,
+        RepairPacketsSent=st.repair_packets_sent
+        + st.parity_packets_sent
+        - st.proactive_parity_sent,  # FEC: on-demand parity is repair too
         BufferSpaceAvailable=partial_dropped,
         TrailingEdgeSeqId=max(0, info.trail64),
         LeadingEdgeSeqId=max(0, info.lead64),
