@@ -13,6 +13,7 @@ Problems found later, while setting up (unreadable input, a missing interface), 
 from __future__ import annotations
 
 import argparse
+import errno
 import re
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -131,7 +132,10 @@ def demo_group(text: str) -> IPv4Address:
 
 def port(text: str) -> int:
     """A port number, 1..65535."""
-    v = int(text)
+    try:
+        v = int(text)
+    except ValueError:
+        raise ValueError(f"not a port number: {text!r} (1..65535)") from None
     if not 0 < v < 65536:
         raise ValueError(f"port must be in 1..65535, not {v}")
     return v
@@ -141,7 +145,10 @@ def number(lo: float, hi: float | None = None, *, lo_open: bool = False) -> Call
     """A float converter bounded below by ``lo`` (excluded when ``lo_open``), above by ``hi``."""
 
     def f(text: str) -> float:
-        v = float(text)
+        try:
+            v = float(text)
+        except ValueError:
+            raise ValueError(f"not a number: {text!r}") from None
         if v != v or (v <= lo if lo_open else v < lo) or (hi is not None and v > hi):
             bound = f"> {lo:g}" if lo_open else f">= {lo:g}"
             raise ValueError(f"must be {bound}" + (f" and <= {hi:g}" if hi is not None else ""))
@@ -154,7 +161,10 @@ def int_range(lo: int, hi: int) -> Callable[[str], int]:
     """An int converter for ``lo..hi`` inclusive."""
 
     def f(text: str) -> int:
-        v = int(text)
+        try:
+            v = int(text)
+        except ValueError:
+            raise ValueError(f"not a whole number: {text!r}") from None
         if not lo <= v <= hi:
             raise ValueError(f"must be in {lo}..{hi}, not {v}")
         return v
@@ -232,7 +242,8 @@ def open_endpoint(
 ) -> _T | int:
     """``make()`` (a sender or receiver opening its socket), or the exit status after printing
     why not: 2 without the privilege raw sockets need (the transport's message says what to
-    do), 1 for other socket errors.  ``cleanup`` runs on failure."""
+    do), for another source on the UDP port or a value the library refuses; 1 for other
+    socket errors.  ``cleanup`` runs on failure."""
     try:
         return make()
     except PermissionError as exc:
@@ -241,5 +252,12 @@ def open_endpoint(
         return EXIT_USAGE
     except OSError as exc:
         cleanup()
+        if exc.errno == errno.EADDRINUSE and exc.strerror:  # a second source on the port
+            err(cmd, exc.strerror)
+            return EXIT_USAGE
         err(cmd, f"cannot open the {transport} socket on {where}: {exc}")
         return EXIT_ERROR
+    except ValueError as exc:  # what the library refuses (pgm.net.transport.check_endpoint)
+        cleanup()
+        err(cmd, str(exc))
+        return EXIT_USAGE

@@ -57,8 +57,22 @@ def parse_args(
         and (extra[0] == "-" or not extra[0].startswith("-"))
     ):
         args.file = extra.pop(0)
-    if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # the command's own usage, not the top level's
+        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "command", None) == "send" and args.file is None:
         args.file = "-"
     return args
+
+
+def _command_parser(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.ArgumentParser:
+    """The subparser of the command in ``args`` (``parser`` itself without one)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            sub: argparse.ArgumentParser | None = action.choices.get(
+                getattr(args, "command", None) or ""
+            )
+            if sub is not None:
+                return sub
+    return parser

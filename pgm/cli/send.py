@@ -146,6 +146,8 @@ class _Input:
     total: int | None
     """Its size, when known (a regular file)."""
     close: Callable[[], None]
+    interactive: bool = False
+    """Standard input is a terminal: someone types the data (no progress line over it)."""
 
 
 def open_input(path: str) -> _Input:
@@ -159,7 +161,7 @@ def open_input(path: str) -> _Input:
         def read_fd(n: int) -> bytes:
             return os.read(fd, n)
 
-        return _Input(read_fd, total, lambda: None)
+        return _Input(read_fd, total, lambda: None, os.isatty(fd))
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed by the returned callable
     except OSError as exc:
@@ -218,6 +220,7 @@ class _Transfer:
         self.duration = 0.0
         self.end = "fin"
         self.status = EXIT_OK
+        self.quiet = False  # no progress line: say when lingering starts
         self._meter = RateMeter()
 
     def render(self) -> str:
@@ -246,11 +249,15 @@ class _Transfer:
         self.duration = _clock() - self.start
         self.lingering = True
         self.linger_from = _clock()
+        if self.quiet and self.linger > 0:
+            err("send", f"lingering {self.linger:g} s for repairs (--linger)")
         tx.close(linger=linger)
 
     def run(self, data: _Input, msg_size: int, linger: float | None) -> None:
         """:meth:`send_all` under a progress line; interruptions and errors end it."""
-        progress = ProgressLine(self.render).start()
+        # never draw over what someone types on the terminal
+        progress = ProgressLine(self.render, enabled=False if data.interactive else None)
+        self.quiet = not progress.start().enabled
         try:
             self.send_all(data, msg_size, linger)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (pgm.cli.signals)
@@ -296,6 +303,8 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(tx, int):
         return tx
     linger = plan.cfg.effective_linger if args.linger is None else args.linger
+    if plan.data.interactive:
+        err("send", "reading standard input from the terminal, Ctrl-D to end")
     t = _Transfer(tx, plan.data.total, linger)
     t.run(plan.data, plan.msg_size, args.linger)
     st = tx.stats()

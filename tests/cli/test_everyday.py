@@ -19,10 +19,20 @@ import pytest
 
 from pgm.engine import DataReceived, Event, SessionEnded, SessionStarted
 from pgm.io import PgmReceiver
-from tests.cli.test_cli import SRC, TSI1, FakeReceiver, fake_receiver, recv, run
+from tests.cli.test_cli import (
+    SRC,
+    TSI1,
+    FakeReceiver,
+    FakeSender,
+    fake_receiver,
+    fake_sender,
+    recv,
+    run,
+)
 
-__all__ = ["fake_receiver"]  # the fixture, re-used
+__all__ = ["fake_receiver", "fake_sender"]  # the fixtures, re-used
 
+ROOT = Path(__file__).resolve().parents[2]
 GROUP = "239.192.0.77"
 LO = "127.0.0.1"
 _ports = itertools.count(7741)
@@ -35,6 +45,7 @@ def _pgm(*args: str, stdin: int | None = None) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=ROOT,  # this tree's pgm, not an installed one
     )
 
 
@@ -108,7 +119,11 @@ def test_interpreter_exit_without_close_ends_the_session_with_fin() -> None:
     )
     with PgmReceiver(GROUP, port, ifaces=LO, transport="udp") as rx:
         r = subprocess.run(
-            [sys.executable, "-X", "dev", "-c", code], capture_output=True, text=True, timeout=60
+            [sys.executable, "-X", "dev", "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
         )
         events = _until_end(rx)
     assert r.returncode == 0 and not r.stderr, r.stderr  # no ResourceWarning either
@@ -176,3 +191,92 @@ def test_out_refuses_a_terminal_unless_asked(
     argv = ["recv", GROUP, "--port", "7600", "--iface", LO, "--transport", "udp"]
     assert run(argv) == 2
     assert "not writing binary data to a terminal: add --out FILE" in capsys.readouterr().err
+
+
+# -- what a user trips over ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["send", GROUP, "--port", "abc"], "argument --port: not a port number: 'abc' (1..65535)"),
+        (["recv", GROUP, "--port", "1", "--timeout", "x"], "not a number: 'x'"),
+        (["send", GROUP, "--port", "1", "--ttl", "1.5"], "not a whole number: '1.5'"),
+    ],
+)
+def test_bad_values_say_what_was_expected(
+    argv: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and "invalid literal" not in err
+
+
+@pytest.mark.parametrize("cmd", ["send", "recv"])
+def test_unknown_option_prints_the_commands_usage(
+    cmd: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run([cmd, GROUP, "--port", "1", "--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: pgm {cmd} ")
+    assert f"pgm {cmd}: error: unrecognized arguments: --bogus" in err
+
+
+def test_send_says_when_it_lingers(
+    fake_sender: type[FakeSender], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in"
+    src.write_bytes(b"abc")
+    argv = ["send", GROUP, str(src), "--port", "7600", "--iface", LO, "--transport", "udp"]
+    assert run([*argv, "--linger", "0.5"]) == 0
+    assert "pgm send: lingering 0.5 s for repairs (--linger)" in capsys.readouterr().err
+
+
+def test_send_from_a_terminal_hints_and_draws_no_progress(
+    fake_sender: type[FakeSender], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import os
+
+    from pgm import progress
+
+    master, slave = os.openpty()
+    os.write(master, b"typed\n\x04")  # a line, then Ctrl-D
+    enabled: list[bool | None] = []
+    real = progress.ProgressLine.__init__
+
+    def spy(self: progress.ProgressLine, *a: object, **kw: object) -> None:
+        enabled.append(kw.get("enabled"))  # type: ignore[arg-type]
+        real(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(progress.ProgressLine, "__init__", spy)
+    err = io.StringIO()
+    with open(slave, "rb") as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        monkeypatch.setattr(sys, "stderr", err)
+        argv = ["send", GROUP, "--port", "7600", "--iface", LO, "--transport", "udp"]
+        assert run([*argv, "--linger", "0"]) == 0
+    os.close(master)
+    tx = fake_sender.last
+    assert tx is not None and b"".join(tx.messages) == b"typed\n"
+    assert "reading standard input from the terminal, Ctrl-D to end" in err.getvalue()
+    assert enabled == [False]
+
+
+def test_send_refuses_a_second_source_on_the_udp_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pgm.io import PgmSender
+
+    port = next(_ports)
+    src = tmp_path / "in"
+    src.write_bytes(b"abc")
+    first = PgmSender(GROUP, port, iface=LO, transport="udp", ttl=0)
+    try:
+        argv = ["send", GROUP, str(src), "--port", str(port), "--iface", LO]
+        assert run([*argv, "--transport", "udp", "--ttl", "0"]) == 2
+    finally:
+        first.abort()
+    err = capsys.readouterr().err
+    assert f"pgm send: another PGM source on this host already uses UDP port {port}" in err
+    assert "give each source its own port (--port" in err
