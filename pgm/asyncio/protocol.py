@@ -155,6 +155,10 @@ class EngineProtocol:
             self._waiters = [w for w in self._waiters if w[0] is not fut]
         self.check()
 
+    def poke(self) -> None:
+        """Re-check the waiters' conditions now (the application changed one, not a step)."""
+        self._wake()
+
     def _wake(self) -> None:
         if not self._waiters:
             return

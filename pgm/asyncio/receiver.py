@@ -130,6 +130,7 @@ class AsyncSession:
         while True:
             msg = s.pop_message()
             if msg is not None:
+                self._rx.protocol.poke()  # a reader waiting for room in the demux may go on
                 return msg
             if s.end is not None:
                 _raise_end(s)
@@ -273,7 +274,7 @@ class AsyncReceiver:
         while not demux.has_room:  # the application reads other sessions first
             if self._closed:
                 return False
-            await self.protocol.wait_step()
+            await self.protocol.wait_step(lambda: demux.has_room)
         if not await self._wait():
             return False
         events = self._take()

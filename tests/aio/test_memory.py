@@ -478,3 +478,31 @@ def test_misuse_raises_clear_errors() -> None:
         rx.close()
 
     run(main())
+
+
+def test_closing_the_receiver_ends_every_reader() -> None:
+    async def main() -> None:
+        net = FakeNet(asyncio.get_running_loop())
+        rx_events = AsyncReceiver(net.receiver("10.0.0.2"), PORT)
+        rx_follow = AsyncReceiver(net.receiver("10.0.0.3"), PORT)
+        rx_accept = AsyncReceiver(net.receiver("10.0.0.4"), PORT)
+
+        async def follow() -> list[Any]:
+            return [m async for m in rx_follow.messages()]
+
+        async def accept() -> BaseException | None:
+            try:
+                await rx_accept.accept()
+            except ConnectionAbortedError as exc:
+                return exc
+            return None
+
+        tasks = [asyncio.create_task(c) for c in (_collect(rx_events), follow(), accept())]
+        await asyncio.sleep(10)  # nothing sent: every reader waits
+        assert not any(t.done() for t in tasks)
+        for rx in (rx_events, rx_follow, rx_accept):
+            rx.close()
+        got = await asyncio.wait_for(asyncio.gather(*tasks), 1)
+        assert got[0] == [] and got[1] == [] and isinstance(got[2], ConnectionAbortedError)
+
+    run(main())
