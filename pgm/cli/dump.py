@@ -29,13 +29,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..pcap import DEFAULT_UDP_ENCAP_PORTS, PcapRecord, PcapWriter, read_pcap
 from .args import arg, group, int_range, number, port
 from .dump_decode import TYPE_NAMES, Decoded, decode, format_line, parse_tsi, to_json
 from .dump_tally import DumpTally
 from .report import EXIT_ERROR, EXIT_OK, EXIT_USAGE, err
+
+if TYPE_CHECKING:
+    from .dump_capture import Capture
 
 __all__ = ["Filters", "add_parser", "parse_types", "run"]
 
@@ -154,7 +157,25 @@ class _Output:
             PcapWriter(self.write_path).close()
 
 
-def _records(args: argparse.Namespace, udp_ports: set[int]) -> Iterator[PcapRecord] | int:
+@dataclass
+class _Source:
+    """The records to dump, and the live capture behind them (``None`` for a file)."""
+
+    records: Iterator[PcapRecord]
+    capture: Capture | None = None
+
+    def close(self) -> int | None:
+        """Release the file or the sockets; the kernel's drop count where known."""
+        if self.capture is None:
+            close = getattr(self.records, "close", None)
+            if close is not None:
+                close()
+            return None
+        self.capture.close()
+        return self.capture.kernel_drops
+
+
+def _open_source(args: argparse.Namespace, udp_ports: set[int]) -> _Source | int:
     """The record source, or the exit status after printing why it cannot be opened."""
     if args.read:
         try:
@@ -167,7 +188,7 @@ def _records(args: argparse.Namespace, udp_ports: set[int]) -> Iterator[PcapReco
             with f:
                 yield from read_pcap(f)
 
-        return from_file()
+        return _Source(from_file())
     from ..interfaces import InterfaceError, resolve_interface
     from .dump_capture import open_capture
 
@@ -180,25 +201,17 @@ def _records(args: argparse.Namespace, udp_ports: set[int]) -> Iterator[PcapReco
     except OSError as exc:
         err(_CMD, exc.strerror or str(exc))
         return EXIT_USAGE
-
     where = "all interfaces" if iface is None else iface.name
     print(f"pgm dump: capturing on {where} ({cap.method}); Ctrl-C to stop", file=sys.stderr)
-
-    def live() -> Iterator[PcapRecord]:
-        until = None if args.duration is None else time.monotonic() + args.duration
-        try:
-            yield from cap.records(until)
-        finally:
-            cap.close()
-
-    return live()
+    until = None if args.duration is None else time.monotonic() + args.duration
+    return _Source(cap.records(until), cap)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``pgm dump``; the exit status."""
     udp_ports = set(DEFAULT_UDP_ENCAP_PORTS) | set(args.udp_port)
     capture_ports = set(args.udp_port) or set(DEFAULT_UDP_ENCAP_PORTS)
-    source = _records(args, capture_ports if args.capture == "udp" else udp_ports)
+    source = _open_source(args, capture_ports if args.capture == "udp" else udp_ports)
     if isinstance(source, int):
         return source
     types = frozenset().union(*args.types) if args.types else frozenset()
@@ -208,12 +221,13 @@ def run(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     rc = EXIT_OK
     try:
-        rc = _pump(source, udp_ports, filters, out, args)
+        rc = _pump(source.records, udp_ports, filters, out, args)
     except (KeyboardInterrupt, _Stop):
         pass
     except BrokenPipeError:  # `pgm dump | head`: the reader is gone; the summary still goes out
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
+        tally.kernel_drops = source.close()
         if old is not None:
             signal.signal(signal.SIGTERM, old)
         out.close()

@@ -7,8 +7,11 @@ IPv4 or IPv6 packet each), so decoding, filtering and ``--write`` treat a live c
 pcap file alike:
 
 * ``packet`` (Linux): one ``AF_PACKET``/``SOCK_DGRAM`` socket, on one interface or all, sees
-  both raw PGM and UDP-encapsulated PGM, sent and received, like tcpdump.  Outgoing copies on
-  a loopback interface are skipped (the same packet comes back in), as libpcap does.
+  both raw PGM and UDP-encapsulated PGM, sent and received, like tcpdump.  A classic BPF
+  program in the kernel passes only IP packets of protocol 113 or UDP, and the socket's
+  PACKET_STATISTICS tell how many frames the kernel dropped because we fell behind
+  (:attr:`Capture.kernel_drops`, in the summary).  Outgoing copies on a loopback interface are
+  skipped (the same packet comes back in), as libpcap does.
 * ``raw``: ``SOCK_RAW`` protocol 113 sockets, IPv4 and (where the host has it) IPv6; they see
   incoming raw PGM only.  IPv4 raw sockets deliver the IP header; for IPv6 the destination
   comes from ``IPV6_PKTINFO`` and the header is rebuilt (:func:`pgm.pcap.ipv6_packet`).
@@ -25,6 +28,7 @@ promptly, and drains at most :data:`BATCH` datagrams per socket per wake-up.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import struct
@@ -77,6 +81,10 @@ class Capture:
         self.linktype = LINKTYPE_RAW
         self._socks: list[tuple[socket.socket, Reader]] = []
         self._helpers: list[socket.socket] = []
+        self.drop_counter: Callable[[], int] | None = None
+        """Kernel drops since the last call, where the method can tell (``packet``)."""
+        self.kernel_drops: int | None = None
+        """Packets the kernel dropped because the capture fell behind (``None``: unknown)."""
 
     def add(self, sock: socket.socket, reader: Reader) -> None:
         sock.setblocking(False)
@@ -111,6 +119,9 @@ class Capture:
             self._helpers.append(s)
 
     def close(self) -> None:
+        if self.drop_counter is not None and self._socks:
+            with contextlib.suppress(OSError):
+                self.kernel_drops = (self.kernel_drops or 0) + self.drop_counter()
         for s, _ in self._socks:
             s.close()
         for s in self._helpers:
@@ -149,14 +160,61 @@ def _packet_reader() -> Reader:
     return read
 
 
+# Classic BPF (linux/filter.h) run by the kernel on each frame of the AF_PACKET socket: keep
+# IPv4/IPv6 packets whose protocol is PGM or UDP (IPv6 also behind hop-by-hop, routing,
+# fragment and destination-options headers); Python sees nothing else.
+_BPF_LD_PROTO = (0x28, 0, 0, 0xFFFFF000)  # ldh skb->protocol (SKF_AD_OFF + SKF_AD_PROTOCOL)
+_BPF = (
+    _BPF_LD_PROTO,
+    (0x15, 0, 4, _ETH_P_IP),  # 1: IPv4? else to 6
+    (0x30, 0, 0, 9),  # 2: ldb [9] protocol
+    (0x15, 10, 0, IPPROTO_PGM),  # 3: -> accept
+    (0x15, 9, 0, 17),  # 4: UDP -> accept
+    (0x06, 0, 0, 0),  # 5: drop
+    (0x15, 0, 8, _ETH_P_IPV6),  # 6: IPv6? else drop
+    (0x30, 0, 0, 6),  # 7: ldb [6] next header
+    (0x15, 5, 0, IPPROTO_PGM),  # 8: -> accept
+    (0x15, 4, 0, 17),  # 9
+    (0x15, 3, 0, 0),  # 10: hop-by-hop
+    (0x15, 2, 0, 43),  # 11: routing
+    (0x15, 1, 0, 44),  # 12: fragment
+    (0x15, 0, 1, 60),  # 13: destination options, else drop
+    (0x06, 0, 0, _SNAP),  # 14: accept
+    (0x06, 0, 0, 0),  # 15: drop
+)
+_SO_ATTACH_FILTER = 26
+_SOL_PACKET, _PACKET_STATISTICS = 263, 6
+
+
+def _attach_filter(s: socket.socket) -> None:
+    """Attach :data:`_BPF`; without it (an old kernel) Python filters everything itself."""
+    import ctypes
+
+    code = b"".join(struct.pack("HBBI", *ins) for ins in _BPF)
+    buf = ctypes.create_string_buffer(code)
+    prog = struct.pack("HL", len(_BPF), ctypes.addressof(buf))
+    with contextlib.suppress(OSError):
+        s.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, prog)
+
+
+def _packet_drops(s: socket.socket) -> int:
+    """Frames the kernel dropped for this AF_PACKET socket since the last call (the capture
+    did not keep up): PACKET_STATISTICS' tp_drops."""
+    _packets, drops = struct.unpack("II", s.getsockopt(_SOL_PACKET, _PACKET_STATISTICS, 8))
+    return int(drops)
+
+
 def _open_packet(cap: Capture, iface: Interface | None) -> None:
     af_packet = getattr(socket, "AF_PACKET", None)
     if af_packet is None:
         raise CaptureError("--capture packet needs Linux (AF_PACKET); use --capture raw")
     s = socket.socket(af_packet, socket.SOCK_DGRAM, socket.htons(_ETH_P_ALL))
+    _attach_filter(s)
     if iface is not None:
         s.bind((iface.name, 0))
+    _packet_drops(s)  # reset the counter: count from here on
     cap.add(s, _packet_reader())
+    cap.drop_counter = lambda: _packet_drops(s)
 
 
 def _raw4(sock: socket.socket) -> PcapRecord | None:

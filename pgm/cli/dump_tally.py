@@ -179,6 +179,9 @@ class DumpTally:
     filtered: int = 0
     """PGM packets the filters (``--tsi``, ``--type``) did not show."""
     sessions: dict[str, SessionTally] = field(default_factory=dict)
+    kernel_drops: int | None = None
+    """Packets the kernel dropped because the capture fell behind (live ``packet`` capture;
+    ``None`` where the method cannot tell)."""
     no_session: int = 0
     """Malformed packets of no session seen (too short to name one, or an unknown TSI)."""
 
@@ -203,6 +206,7 @@ class DumpTally:
             "malformed": self.malformed,
             "not_pgm": self.not_pgm,
             "filtered": self.filtered,
+            "kernel_drops": self.kernel_drops,
             "sessions": [s.as_dict() for s in self.sessions.values()],
         }
 
@@ -214,4 +218,6 @@ class DumpTally:
             head += f"; {self.filtered} more not matching the filters"
         if self.not_pgm:
             head += f"; {self.not_pgm} other frames ignored"
+        if self.kernel_drops:
+            head += f"; {self.kernel_drops} dropped by the kernel (the capture fell behind)"
         return [head, *(s.line() for s in self.sessions.values())]
