@@ -455,3 +455,12 @@ def test_live_udp_socket_capture(netbed_pair: NetBed) -> None:
     assert lines[0].split()[1:6] == [a.ip4, "->", GROUP, f"udp:{port}>{port}", "SPM"], lines
     assert f" {a.ip4} -> {GROUP} udp:{port}>{port} ODATA " in lines[1]
     assert f" {a.ip4} -> {b.ip4} udp:{port}>{port} NAK " in lines[2]
+
+
+@pytest.mark.netns
+def test_live_capture_stops_after_duration(netbed_pair: NetBed) -> None:
+    b = netbed_pair.b
+    d = LiveDump(b, ["--capture", "udp", "--udp-port", "7733", "--duration", "0.5", "--json"])
+    assert d.proc.wait(timeout=LIVE_TIMEOUT) == 0, d.err  # ended by --duration, no signal
+    d.stop()
+    assert json.loads(d.out[-1])["summary"]["packets"] == 0
