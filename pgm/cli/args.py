@@ -33,6 +33,7 @@ __all__ = [
     "demo_group",
     "group",
     "int_range",
+    "join_history",
     "number",
     "open_endpoint",
     "parse_percent",
@@ -182,6 +183,7 @@ def build_source_config(
     group: IPv4Address | IPv6Address | None = None,
     transport: str = "raw",
     fec: tuple[int, int, int, bool] | None = None,
+    late_join: float | None = None,
 ) -> SourceConfig:
     """The :class:`SourceConfig` for ``send``/``demo`` options (None: the engine default);
     ``fec`` is ``(group size k, block size n, pro-active count, on-demand)``.
@@ -200,15 +202,39 @@ def build_source_config(
     if fec is not None:
         k, n, pro, ond = fec
         fields.update(fec_group_size=k, fec_block_size=n, fec_proactive=pro, fec_ondemand=ond)
+    if late_join is not None:
+        fields["late_join"] = late_join  # percent (RM_LATEJOIN)
     return SourceConfig(**fields)
 
 
-def build_receiver_config(*, timeout: float | None = None) -> ReceiverConfig:
+def join_history(text: str) -> int | None:
+    """``--join-history``: ``all`` (None: everything the source offers), ``none`` (0) or a
+    number of packets (``ReceiverConfig.join_history``)."""
+    t = text.strip().lower()
+    if t == "all":
+        return None
+    if t == "none":
+        return 0
+    try:
+        v = int(t)
+    except ValueError:
+        raise ValueError(f"not all, none or a packet count: {text!r}") from None
+    if v < 0:
+        raise ValueError(f"packet count must be >= 0, not {v}")
+    return v
+
+
+def build_receiver_config(
+    *, timeout: float | None = None, history: int | None = None
+) -> ReceiverConfig:
     """The :class:`ReceiverConfig` for ``recv`` options: ``--timeout`` is also the idle expiry
-    of a started session (None: the engine default)."""
+    of a started session (None: the engine default); ``--join-history`` caps late join."""
     from ..engine import ReceiverConfig
 
-    return ReceiverConfig() if timeout is None else ReceiverConfig(peer_expiry=timeout)
+    fields: dict[str, Any] = {"join_history": history}
+    if timeout is not None:
+        fields["peer_expiry"] = timeout
+    return ReceiverConfig(**fields)
 
 
 def resolve_iface(spec: str | None, group: IPv4Address | IPv6Address) -> Interface:

@@ -8,7 +8,10 @@ once), its loss reports (the first ten printed as they come) and its end.  The l
 events in slices of at most 0.5 s, so the ``--timeout`` wait for a first session (exit 4) is
 checked while nothing arrives; a started session that falls silent for ``--timeout`` seconds
 is ended by the engine's peer expiry.  The end decides the status: OPT_FIN with every byte
-delivered is 0; unrecoverable loss, OPT_RST or expiry is 3 (the message names the lost ranges).
+delivered is 0; unrecoverable loss, OPT_RST or expiry is 3 (the message names the lost ranges),
+and so is a session joined after its start — the engine's SessionInfo says what was missed
+before the join point ("joined at sequence N; 0..N-1 not received") — unless
+``--join-mid-stream`` says that is wanted (the summary and JSON ``joined`` still say where).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .args import (
     UsageError,
     arg,
     build_receiver_config,
+    join_history,
     number,
     open_endpoint,
     parse_percent,
@@ -41,8 +45,10 @@ from .report import (
     EXIT_NO_SESSION,
     EXIT_OK,
     err,
+    format_join,
     format_loss,
     format_receiver_stats,
+    joined_at,
     json_dump,
     receiver_summary,
 )
@@ -66,8 +72,8 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         "recv",
         help="receive the first PGM session heard and write its data",
         description="Receive the first session heard on GROUP and port, write its data in "
-        "order, exit when it ends.  Exit status: 0 complete, 3 incomplete (loss, RST or "
-        "expiry), 4 no session within --timeout.",
+        "order, exit when it ends.  Exit status: 0 complete, 3 incomplete (loss, RST, "
+        "expiry, or joined after the session's start), 4 no session within --timeout.",
     )
     r.add_argument("group", type=group_t, metavar="GROUP", help="multicast group address")
     r.add_argument("--port", type=port_t, required=True, help="data-destination port")
@@ -103,6 +109,19 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         help="simulated loss: drop this percentage of data packets (testing)",
     )
     r.add_argument(
+        "--join-mid-stream",
+        action="store_true",
+        help="joining a session already under way is what is wanted: exit 0 with the data "
+        "from where it joined (the summary still says where; default: exit 3)",
+    )
+    r.add_argument(
+        "--join-history",
+        type=arg(join_history, "history"),
+        metavar="all|none|N",
+        help="when the sender offers late join (--late-join), ask for all it offers, none, "
+        "or at most N packets before the first one heard (default: all)",
+    )
+    r.add_argument(
         "--json", action="store_true", help="print statistics as JSON on stdout (needs --out FILE)"
     )
     r.set_defaults(func=run)
@@ -132,7 +151,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
     if args.json and args.out in (None, "-"):
         raise UsageError("--json prints to stdout, which carries the data: add --out FILE")
     ifaces = [resolve_iface(s, group) for s in (args.iface or [None])]
-    cfg = build_receiver_config(timeout=args.timeout)
+    cfg = build_receiver_config(timeout=args.timeout, history=args.join_history)
     return _Plan(ifaces, cfg, open_output(args.out))
 
 
@@ -281,6 +300,7 @@ def _judge(r: _Receive, cfg: ReceiverConfig) -> int:
             )
             if ranges:
                 err("recv", format_loss(tsi, ranges))
+        status = _judge_join(r, status)
     elif status == EXIT_NO_SESSION:
         err("recv", _no_session_text(r))
     elif end == "interrupted":
@@ -288,6 +308,19 @@ def _judge(r: _Receive, cfg: ReceiverConfig) -> int:
     elif end == "output-closed":
         err("recv", "output closed")
     return status
+
+
+def _judge_join(r: _Receive, status: int) -> int:
+    """A session joined after its start (the source's trailing edge showed earlier data, no
+    OPT_SYN): exit 3 naming what was missed, unless ``--join-mid-stream`` wants just that."""
+    text = format_join(r.session_stats())
+    if text is None:
+        return status
+    if r.args.join_mid_stream:
+        err("recv", f"note: session {r.follow.tsi} {text} (--join-mid-stream)")
+        return status
+    err("recv", f"session {r.follow.tsi} {text}: data incomplete")
+    return EXIT_LOSS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -337,6 +370,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         transport=args.transport,
         interfaces=[i.name for i in plan.ifaces],
+        joined=joined_at(r.session_stats(st)),
     )
     if status != EXIT_NO_SESSION:
         print(format_receiver_stats(summary), file=sys.stderr)

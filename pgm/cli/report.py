@@ -27,10 +27,12 @@ __all__ = [
     "demo_receiver_line",
     "demo_source_line",
     "err",
+    "format_join",
     "format_loss",
     "format_receiver_stats",
     "format_sender_stats",
     "goodput_mbps",
+    "joined_at",
     "json_dump",
     "merge_ranges",
     "range_count",
@@ -83,6 +85,38 @@ def _fmt_range(first: int, last: int) -> str:
     n = range_count(first, last)
     span = str(first) if n == 1 else f"{first}-{last}"
     return f"{span} ({n} packet{'s' if n != 1 else ''})"
+
+
+def joined_at(session_stats: dict[str, Any]) -> dict[str, Any] | None:
+    """Where the receiver joined the session (the ``joined`` object of ``recv --json``):
+    ``first_sqn`` (the first sequence number delivered or reported), ``syn_seen`` (OPT_SYN,
+    the session's first data, was seen there), ``missed`` (``[first, last]`` known to exist
+    before it and never received, or None), ``join_min`` (the source's OPT_JOIN_MIN, or None)
+    and ``from_start``; None before a session started."""
+    if "first_sqn" not in session_stats:
+        return None
+    missed = session_stats.get("missed")
+    return {
+        "first_sqn": session_stats["first_sqn"],
+        "syn_seen": bool(session_stats.get("syn_seen")),
+        "missed": None if missed is None else [m & SQN_MASK for m in missed],
+        "join_min": session_stats.get("join_min"),
+        "from_start": missed is None,
+    }
+
+
+def format_join(session_stats: dict[str, Any]) -> str | None:
+    """``joined at sequence N; A..N-1 not received`` for a session joined after its start (RFC
+    3208 §6.1: its trailing edge showed earlier data), else None."""
+    j = joined_at(session_stats)
+    if j is None or j["missed"] is None:
+        return None
+    first, last = j["missed"]
+    n = sqn_distance(first, last) + 1
+    return (
+        f"joined at sequence {j['first_sqn']}; {first}..{last} not received "
+        f"({n} packet{'s' if n != 1 else ''} sent before it joined)"
+    )
 
 
 def format_loss(tsi: object, ranges: Sequence[tuple[int, int]], limit: int = 8) -> str:
@@ -243,6 +277,10 @@ def format_receiver_stats(s: dict[str, Any]) -> str:
     )
     if s["lost_packets"]:
         text += f", {s['lost_packets']} packets lost"
+    joined = s.get("joined")
+    if joined is not None and joined["missed"] is not None:
+        text += f", joined at sequence {joined['first_sqn']} (missed {joined['missed'][0]}.."
+        text += f"{joined['missed'][1]})"
     if s["tsi"] is not None:
         text += f" (TSI {s['tsi']} from {s['source']})"
     return text

@@ -89,7 +89,7 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         type=arg(int_range(1, 1 << 24), "size"),
         metavar="BYTES",
         help="bytes per message (default: the largest that fits "
-        "one packet: 1456 raw, 1448 UDP over IPv4)",
+        "one packet: 1456 raw, 1448 UDP over IPv4; 16 less with --late-join)",
     )
     s.add_argument(
         "--ttl",
@@ -103,6 +103,13 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         type=arg(number(0), "linger"),
         metavar="S",
         help="seconds to keep answering NAKs after the end (default: the window)",
+    )
+    s.add_argument(
+        "--late-join",
+        type=arg(number(0, 75), "percent"),
+        metavar="PCT",
+        help="let receivers that join mid-session repair back over PCT %% of the window, "
+        "0..75 (OPT_JOIN, Windows' RM_LATEJOIN; default: 0, off)",
     )
     _add_fec_options(s)
     s.add_argument("--json", action="store_true", help="print statistics as JSON on stdout")
@@ -198,8 +205,9 @@ def _plan(args: argparse.Namespace) -> _Plan:
         group=group,
         transport=args.transport,
         fec=fec,
+        late_join=args.late_join,
     )
-    msg_size = args.message_size or cfg.max_tsdu
+    msg_size = args.message_size or cfg.max_message_tsdu
     if msg_size > cfg.max_apdu:
         raise UsageError(f"--message-size {msg_size} exceeds the maximum ({cfg.max_apdu})")
     iface = resolve_iface(args.iface, group)

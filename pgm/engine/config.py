@@ -25,6 +25,8 @@ OPT_FRAGMENT_SIZE = 16
 #: Largest ``SourceConfig.late_join``: Windows' RM_LATEJOIN accepts 0-75 percent.
 MAX_LATE_JOIN = 75
 #: Room FEC keeps free in every TPDU so its parity fits the MTU too (docs/fec.md): the 2-byte
+OPT_JOIN_SIZE = 8
+OPT_SYN_SIZE = 4
 #: VAR_PKTLEN length, OPT_LENGTH, OPT_PARITY_GRP and OPT_CURR_TGSIZE.
 FEC_ROOM = 2 + 4 + 8 + 8
 
@@ -174,6 +176,17 @@ class SourceConfig:
     def max_tsdu_fragment(self) -> int:
         """Largest TSDU in an ODATA carrying OPT_LENGTH + OPT_FRAGMENT."""
         return self.max_tsdu - OPT_LENGTH_SIZE - OPT_FRAGMENT_SIZE
+
+    @property
+    def max_message_tsdu(self) -> int:
+        """Largest message sent as one unfragmented ODATA with the options this configuration
+        puts on every packet (:attr:`Source.max_tsdu <pgm.engine.Source.max_tsdu>`):
+        ``max_tsdu`` less OPT_LENGTH + OPT_JOIN (+ OPT_SYN room with ``late_join``)."""
+        if self.late_join:
+            return self.max_tsdu - OPT_LENGTH_SIZE - OPT_JOIN_SIZE - OPT_SYN_SIZE
+        if self.options_on_all_data:
+            return self.max_tsdu - OPT_LENGTH_SIZE - OPT_JOIN_SIZE
+        return self.max_tsdu
 
     @property
     def effective_window_bytes(self) -> int:

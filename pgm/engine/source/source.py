@@ -59,12 +59,11 @@ __all__ = ["Outgoing", "Source", "SourceInfo", "SourceState", "SourceStats"]
 _UPSTREAM = frozenset((wire.TYPE_NAK, wire.TYPE_NNAK, wire.TYPE_SPMR))
 _ODATA = wire.TYPE_ODATA
 _RDATA = wire.TYPE_RDATA
-#: OPT_LENGTH + OPT_JOIN: room ``options_on_all_data`` takes from an unfragmented message.
-_JOIN_BYTES = len(wire.data_options(join=0))
-#: Late join: OPT_LENGTH + OPT_JOIN + OPT_SYN, the room it takes from an unfragmented message,
-#: and OPT_JOIN + OPT_SYN, what it takes from a fragment (RFC 3208 §9.5, §9.6).
-_LATE_BYTES = len(wire.data_options(join=0, syn=True))
-_LATE_FRAG_BYTES = _LATE_BYTES - 4
+#: Late join: OPT_JOIN + OPT_SYN, the room it takes from a fragment (RFC 3208 §9.5, §9.6); an
+#: unfragmented message's is ``SourceConfig.max_message_tsdu``.
+_LATE_FRAG_BYTES = len(wire.data_options(fragment=(0, 0, 0), join=0, syn=True)) - len(
+    wire.data_options(fragment=(0, 0, 0))
+)
 
 
 class SourceState(str, Enum):
@@ -184,7 +183,7 @@ class Source:
         # OpenPGM accommodation: options_on_all_data (SourceConfig) - OPT_LENGTH + OPT_JOIN on
         # every packet without OPT_FRAGMENT, 12 bytes less room for an unfragmented message.
         self._join = cfg.options_on_all_data
-        self._max_tsdu = cfg.max_tsdu - (_JOIN_BYTES if self._join else 0)
+        self._max_tsdu = cfg.max_message_tsdu
         self._max_frag = cfg.max_tsdu_fragment
         # Late join (SourceConfig.late_join): OPT_JOIN on all data, OPT_SYN on the first.
         self._late = LateJoin(
@@ -197,7 +196,7 @@ class Source:
         self._late_on = self._late.enabled
         self._syn_sqn = initial_sqn & SQN_MASK if self._late_on else -1
         if self._late_on:
-            self._max_tsdu = cfg.max_tsdu - _LATE_BYTES
+            self._join = True  # every unfragmented TPDU carries OPT_JOIN (see _with_join)
             self._max_frag = cfg.max_tsdu_fragment - _LATE_FRAG_BYTES
         self._bucket = TokenBucket(
             cfg.rate_bps / 8, max(cfg.mtu, cfg.rate_bps / 8 * cfg.burst_secs), now
@@ -310,17 +309,26 @@ class Source:
         self._now = now
         data = bytes(data)
         first = self._next_sqn
-        late = self._late.join_min if self._late_on else None
         if n <= self._max_tsdu:
-            join = first if late is None and self._join else late
-            self._pending.append(TxPacket(first, data, None, join, first == self._syn_sqn))
+            if self._join:
+                self._pending.append(self._with_join(first, data))
+            else:
+                self._pending.append(TxPacket(first, data, None))
             self._next_sqn = first + 1
         else:
+            late = self._late.join_min if self._late_on else None
             frags = fragments(first, data, self._max_frag, late, first == self._syn_sqn)
             self._pending.extend(frags)
             self._next_sqn = first + len(frags)
         self._pending_bytes += n
         return first & SQN_MASK
+
+    def _with_join(self, sqn: int, data: bytes) -> TxPacket:
+        """An unfragmented TPDU with OPT_JOIN: late join's OPT_JOIN_MIN (and OPT_SYN on the
+        first), or ``options_on_all_data``'s own sequence number."""
+        if self._late_on:
+            return TxPacket(sqn, data, None, self._late.join_min, sqn == self._syn_sqn)
+        return TxPacket(sqn, data, None, sqn)
 
     def close(self, now: float, linger: float | None = None) -> None:
         """End the session gracefully: OPT_FIN, then linger answering NAKs (RFC 3208 §5.4).
