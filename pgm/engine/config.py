@@ -22,13 +22,13 @@ PGM_HEADER = 16
 DATA_BODY = 8  # SQN + TRAIL
 OPT_LENGTH_SIZE = 4
 OPT_FRAGMENT_SIZE = 16
-#: Largest ``SourceConfig.late_join``: Windows' RM_LATEJOIN accepts 0-75 percent.
-MAX_LATE_JOIN = 75
 #: Room FEC keeps free in every TPDU so its parity fits the MTU too (docs/fec.md): the 2-byte
-OPT_JOIN_SIZE = 8
-OPT_SYN_SIZE = 4
 #: VAR_PKTLEN length, OPT_LENGTH, OPT_PARITY_GRP and OPT_CURR_TGSIZE.
 FEC_ROOM = 2 + 4 + 8 + 8
+OPT_JOIN_SIZE = 8
+OPT_SYN_SIZE = 4
+#: Largest ``SourceConfig.late_join``: Windows' RM_LATEJOIN accepts 0-75 percent.
+MAX_LATE_JOIN = 75
 
 #: OpenPGM's heartbeat SPM schedule after data (docs/protocol.md §12): 100 ms ×4, 1.3, 7, 16,
 #: 25, 30 s.
@@ -119,7 +119,6 @@ class SourceConfig:
     (``naks_below_join_min``); each message then has 16 bytes less room (docs/engine.md)."""
     trace_events: bool = False
     """Also emit research events (NakReceived, RepairSent)."""
-
     fec_group_size: int = 0
     """FEC (RFC 3208 Appendix A, docs/fec.md): transmission-group size k, a power of two in
     2..128 (RM_FEC_INFO.FECGroupSize); 0 = no FEC."""
