@@ -247,7 +247,8 @@ class _PGMData(Packet):
     fields_desc = [IntField("data_sqn", 0), IntField("data_trail", 0), PGMOptionsField()]
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
-        return Raw
+        tsdu: type[Packet] = Raw  # the TSDU, whatever it holds
+        return tsdu
 
 
 class PGMODATA(_PGMData):
