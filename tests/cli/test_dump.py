@@ -347,10 +347,10 @@ class LiveDump:
         self._until(lambda: len(self.out) >= n, f"{n} lines")
         return list(self.out)
 
-    def stop(self) -> int:
-        """SIGTERM (if still running); the exit status once the summary is out."""
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """``sig`` (if still running); the exit status once the summary is out."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
         rc = self.proc.wait(timeout=LIVE_TIMEOUT)
         for t in self._readers:
             t.join(timeout=LIVE_TIMEOUT)
@@ -433,7 +433,8 @@ def test_live_raw_socket_capture_ipv4_multicast_and_ipv6(netbed_pair: NetBed) ->
     up6 = nak(9).replace(source_nla=wire.as_nla(b.ip6), group_nla=wire.as_nla("ff0e::1"))
     tx6.sendto(up6.encode(), (b.ip6, 0))
     lines = d.wait_lines(4)
-    assert d.stop() == 0, d.err
+    assert d.stop(signal.SIGINT) == 0, d.err  # Ctrl-C: the summary, exit status 0
+    assert any(x.startswith("4 PGM packets") for x in d.err), d.err
     assert sum(f" {a.ip4} -> {GROUP} ODATA " in x for x in lines) == 3, lines
     assert any(f" {a.ip6} -> {b.ip6} NAK " in x and "grp=ff0e::1" in x for x in lines), lines
 
