@@ -343,7 +343,7 @@ OPTIONS: tuple[OptionRule, ...] = (
     _rule(
         "RM_LATEJOIN", "sender", True, True, "ULONG", 4, True,
         low=0, high=c.SENDER_MAX_LATE_JOINER_PERCENTAGE,
-        maps_to="stored; takes effect with late join (OPT_JOIN)",
+        maps_to="SourceConfig.late_join: OPT_JOIN on SPMs and data, NAKs below it refused",
         apply=_store_ulong("latejoin"), read=_stored("latejoin"),
     ),
     _rule(

@@ -49,7 +49,8 @@ def _fec_fields(opts: SocketOptions) -> dict[str, Any]:
 
 def source_config(base: SourceConfig | None, opts: SocketOptions) -> SourceConfig:
     """The engine configuration for ``connect()``: ``base`` (or the defaults) with the rate,
-    window and advance step of the RM_* options (WSAEINVAL if the engine rejects them)."""
+    window, advance step, late join and FEC of the RM_* options (WSAEINVAL if the engine
+    rejects them)."""
     cfg = base if base is not None else SourceConfig()
     w = opts.window
     try:
@@ -61,6 +62,7 @@ def source_config(base: SourceConfig | None, opts: SocketOptions) -> SourceConfi
             window_advance_pct=float(opts.adv_rate),
             send_buffer_bytes=max(1, min(cfg.send_buffer_bytes, w.WindowSizeInBytes)),
             linger_secs=None,  # after shutdown/close: repairs until the window passes the end
+            late_join=float(opts.latejoin),  # RM_LATEJOIN: OPT_JOIN (RFC 3208 §9.5)
             **_fec_fields(opts),
         )
     except ConfigError as exc:

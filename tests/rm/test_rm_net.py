@@ -206,6 +206,7 @@ def test_sender_options_map_onto_the_engine_and_freeze_at_connect(bed: NetBed) -
         cfg = tx.config
         assert (cfg.rate_bps, cfg.window_secs, cfg.window_bytes) == (8_000_000, 1.5, 1_500_000)
         assert cfg.window_advance_pct == 20 and cfg.send_buffer_bytes == 1_500_000
+        assert cfg.late_join == 50  # RM_LATEJOIN: OPT_JOIN on SPMs and data
         assert tx.transport.ttl == 3
         assert str(tx.nla) == bed.a.ip4
         # after connect() only RM_SET_MESSAGE_BOUNDARY may be set; reading still works
