@@ -116,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    _verbose(getattr(args, "verbose", 0))
     restore = signals.install()  # SIGTERM ends every command like Ctrl-C does
     try:
         rc: int = func(args)
@@ -124,3 +125,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         restore()
     return rc
+
+
+def _verbose(level: int) -> None:
+    """``-v``: the library's log (``logging.getLogger("pgm")``) on stderr; ``-vv``: debug."""
+    if not level:
+        return
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("pgm: %(name)s: %(levelname)s: %(message)s"))
+    log = logging.getLogger("pgm")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO if level == 1 else logging.DEBUG)

@@ -19,6 +19,8 @@ from .args import arg, group, port
 
 __all__ = ["build_parser", "parse_args"]
 
+_VERBOSE = "log what the library does on stderr (-v: sessions and warnings, -vv: debug)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
@@ -37,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     recv.add_parser(sub, group_t, port_t)
     demo.add_parser(sub, port_t)
     dump.add_parser(sub)
+    p.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE)
+    for cmd in sub.choices.values():  # also after the command: pgm recv ... -v
+        cmd.add_argument(
+            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=_VERBOSE
+        )
     return p
 
 

@@ -30,6 +30,7 @@ from ..interfaces import Interface
 from ..net.lossy import LossyTransport
 from ..net.transport import DatagramTransport, open_transport
 from ..wire import NLA, as_nla
+from .log import log_buffer_warning, log_receiver_events
 from .reactor import Reactor, clock, one_of, pick_interface
 
 __all__ = ["PgmReceiver", "ReceiverEndpoint", "open_receiver_endpoint", "receiver_stats"]
@@ -94,6 +95,7 @@ class PgmReceiver(Reactor):
         self.max_queue_bytes = max_queue_bytes
         self.driver = EngineDriver(self.engine, self.transport.send_all, self._queue_events)
         self._closed = False
+        log_buffer_warning(f"receiver on {self.group} port {port}", self.transport)
         self.start()
 
     # -- reactor --------------------------------------------------------------------------------
@@ -103,6 +105,7 @@ class PgmReceiver(Reactor):
         return [self.transport.fileno()]
 
     def _queue_events(self, evs: Sequence[Any]) -> None:
+        log_receiver_events(self.group, self.port, evs)
         self._queue.extend(evs)
         self._queued_bytes += sum(len(e.data) for e in evs if type(e) is DataReceived)
         if self.on_events is not None:

@@ -40,6 +40,7 @@ from ..interfaces import Interface
 from ..net.transport import DatagramTransport, open_transport
 from ..wire import NLA, as_nla
 from .history import EventHistory
+from .log import log, log_buffer_warning
 from .reactor import Reactor, clock, one_of, pick_interface
 
 __all__ = ["AT_EXIT_LINGER", "PgmSender", "SourceEndpoint", "open_source_endpoint"]
@@ -103,6 +104,8 @@ class PgmSender(Reactor):
         self._events = EventHistory()  # bounded: nobody may ever take them
         self.driver = EngineDriver(self.engine, self.transport.send_all, self._events.extend)
         self._released = False
+        log_buffer_warning(f"source on {self.group} port {port}", self.transport)
+        log.info("source %s opened on %s port %d (%s)", self.tsi, self.group, port, transport)
         self.start()
         _open_senders.add(self)
 
@@ -273,6 +276,7 @@ class PgmSender(Reactor):
         if self._released:
             return
         self._released = True
+        log.info("source %s aborts its session (OPT_RST)", self.tsi)
         with self.lock:
             now = clock()
             self.engine.abort(now)
@@ -280,6 +284,7 @@ class PgmSender(Reactor):
         self._release()
 
     def _release(self) -> None:
+        log.info("source %s on %s port %d closed", self.tsi, self.group, self.port)
         _open_senders.discard(self)
         self.stop()
         self.transport.close()

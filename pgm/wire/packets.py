@@ -96,6 +96,21 @@ class TSI(NamedTuple):
     def __str__(self) -> str:  # OpenPGM's notation: "1.2.3.4.5.6.7500"
         return ".".join(str(b) for b in self.gsi) + f".{self.source_port}"
 
+    def __repr__(self) -> str:  # the dotted form the CLI prints; TSI.parse reads it back
+        return f"TSI.parse({str(self)!r})"
+
+    @classmethod
+    def parse(cls, text: str) -> TSI:
+        """The TSI in OpenPGM's dotted notation, ``"1.2.3.4.5.6.7500"``; ValueError if not."""
+        parts = text.strip().split(".")
+        try:
+            nums = [int(p) for p in parts]
+        except ValueError:
+            nums = []
+        if len(nums) != 7 or not all(0 <= n < 256 for n in nums[:6]) or not 0 <= nums[6] < 65536:
+            raise ValueError(f"not a TSI (six bytes and a port, dotted): {text!r}")
+        return cls(bytes(nums[:6]), nums[6])
+
 
 P = TypeVar("P", bound="Packet")
 
