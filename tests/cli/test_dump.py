@@ -381,7 +381,7 @@ def test_live_packet_capture_sees_raw_pgm_from_the_other_host(netbed_pair: NetBe
         tx.sendto(odata(i, 0, b"live %d" % i).encode(), (GROUP, 0))
         if i == 1:
             tx.sendto(to_b, (b.ip4, 0))
-            other.sendto(b"not pgm", (GROUP, 0))  # the kernel's filter keeps it from Python
+            other.sendto(b"not pgm", (GROUP, 0))
             udp.sendto(b"not pgm either", (GROUP, 9))  # UDP, but not an encapsulation port
 
     _send_until(lambda: d.proc.poll() is not None, send)
@@ -391,7 +391,10 @@ def test_live_packet_capture_sees_raw_pgm_from_the_other_host(netbed_pair: NetBe
     assert [x.split()[6] for x in odatas] == [f"sqn={i}" for i in range(4)]
     assert all(f" {a.ip4} -> {GROUP} ODATA tsi={wire.TSI(GSI, SPORT)} " in x for x in odatas)
     assert any(f" {a.ip4} -> {b.ip4} NAK " in x and "sqn=3" in x for x in d.out), d.out
-    assert "5 PGM packets, 0 malformed, 1 session; 1 other frames ignored" in d.err, d.err
+    # the UDP datagram is counted as another frame (the kernel's filter keeps protocol 253 out;
+    # the veth may carry some other UDP of its own, so no exact count)
+    (head,) = [x for x in d.err if " PGM packets" in x]
+    assert head.startswith("5 PGM packets, 0 malformed, 1 session; ") and "other frames" in head
 
 
 @pytest.mark.netns
