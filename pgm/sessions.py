@@ -239,11 +239,16 @@ class DemuxSession:
 
     def pop_all(self) -> list[bytes]:
         """Every queued message, oldest first."""
-        out: list[bytes] = []
-        while self._q:
-            msg = self.pop_message()
-            assert msg is not None
-            out.append(msg)
+        q = self._q
+        if not q:
+            return []
+        head = self.pop_message() if self._offset else None  # the unread rest of a message
+        out = list(q)
+        q.clear()
+        self._demux.buffered -= self.queued_bytes
+        self.queued_bytes = 0
+        if head is not None:
+            out.insert(0, head)
         return out
 
     def read_message(self, max_bytes: int) -> tuple[bytes, int]:
@@ -364,10 +369,26 @@ class SessionDemux:
         visible, queued data, or ended), each once, in the order first changed.  Events other
         than session start, data, loss and end are ignored."""
         changed: dict[TSI, DemuxSession] = {}
+        get = self.sessions.get
+        keep_empty = self.config.keep_empty
+        last: DemuxSession | None = None  # the session the previous event changed
         for e in events:
+            if type(e) is DataReceived:
+                # The bulk of all events: a message for a visible, open session, queued inline.
+                s = get(e.tsi)
+                data = e.data
+                if s is not None and s.visible and s.end is None and (data or keep_empty):
+                    s._q.append(data)
+                    s.queued_bytes += len(data)
+                    self.buffered += len(data)
+                    if s is not last:
+                        changed.setdefault(s.tsi, s)
+                        last = s
+                    continue
             s = self._route(e)
-            if s is not None and s.tsi not in changed:
-                changed[s.tsi] = s
+            if s is not None and s is not last:
+                changed.setdefault(s.tsi, s)
+                last = s
         return list(changed.values())
 
     def _route(self, e: Event) -> DemuxSession | None:
