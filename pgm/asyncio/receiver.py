@@ -30,6 +30,7 @@ reading raises :class:`SessionLost` carrying that event.  A reset or expired ses
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -57,6 +58,15 @@ from ..wire import NLA, TSI
 from .protocol import EngineProtocol
 
 __all__ = ["AsyncReceiver", "AsyncSession", "SessionLost", "SessionReset"]
+
+
+class _Style(enum.Enum):
+    """How a receiver is read (one style per receiver)."""
+
+    EVENTS = "events"
+    """The engine's events: ``async for event in rx``, ``next_event(s)``."""
+    SESSIONS = "sessions"
+    """Per session, through the demultiplexer: ``messages()``, ``accept()``."""
 
 
 class SessionReset(ConnectionResetError):
@@ -184,7 +194,7 @@ class AsyncReceiver:
         self._lossy = end.lossy
         self._queue: deque[Event] = deque()
         self._queued_bytes = 0
-        self._style: str | None = None
+        self._style: _Style | None = None
         self._demux: SessionDemux | None = None
         self._follow: _Follower | None = None
         self._closed = False
@@ -215,26 +225,26 @@ class AsyncReceiver:
             await self.protocol.wait_step(lambda: bool(self._queue))
         return True
 
-    def _use(self, style: str) -> None:
+    def _use(self, style: _Style) -> None:
         if self._style is None:
             self._style = style
-        elif self._style != style:
+        elif self._style is not style:
             raise ValueError(
-                f"this receiver is read as {self._style}; reading it as {style} too would "
-                "split the events between the two (open another receiver)"
+                f"this receiver is read as {self._style.value}; reading it as {style.value} "
+                "too would split the events between the two (open another receiver)"
             )
 
     # -- the events style ------------------------------------------------------------------------
     async def next_events(self) -> list[Event]:
         """Every event queued now, waiting for the first; [] once the receiver is closed."""
-        self._use("events")
+        self._use(_Style.EVENTS)
         if not await self._wait():
             return []
         return self._take()
 
     async def next_event(self) -> Event | None:
         """The next event (wait with ``asyncio.wait_for`` for a timeout); None once closed."""
-        self._use("events")
+        self._use(_Style.EVENTS)
         if not await self._wait():
             return None
         e = self._queue.popleft()
@@ -259,7 +269,7 @@ class AsyncReceiver:
 
     # -- the sessions style ----------------------------------------------------------------------
     def _demuxer(self, config: DemuxConfig) -> SessionDemux:
-        self._use("sessions")
+        self._use(_Style.SESSIONS)
         if self._demux is None:
             self._demux = SessionDemux(config)
         elif self._demux.config != config:
