@@ -218,9 +218,12 @@ class Receiver:
         sessions_get = self.sessions.get
         append = self._events.append  # the queue take_events() hands over, never mid-batch
         make = data_received
+        dst_ok = self._dst_ok
         for datagram, src, dst in items:
-            if dst is not None and dst is not self._dst_ok and not self._dst_allowed(dst):
-                continue
+            if dst is not dst_ok and dst is not None:
+                if not self._dst_allowed(dst):
+                    continue
+                dst_ok = self._dst_ok
             tbyte = datagram[4] if len(datagram) > 4 else -1
             if tbyte != _ODATA and tbyte != _RDATA:
                 self._other(datagram, src, now, dst)
