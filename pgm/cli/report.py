@@ -235,7 +235,22 @@ def _summary(
         "end": end,
         "exit_status": exit_status,
         "stats": stats,
+        "notes": RATE_NOTES,
     }
+
+
+RATE_NOTES = {
+    "goodput_mbps": "application bytes / duration_s: from the session's start until every "
+    "message was sent once (send) or from its first packet to its end (recv); lingering is "
+    "not counted",
+    "rate_kbps_overall": "in stats: every byte on the wire (IP/UDP and PGM headers, SPMs, NAKs, "
+    "repairs) over the session's whole life so far, linger included, so it differs from "
+    "goodput_mbps",
+    "sequence_numbers": "in stats, trail, lead, next and first_sqn are 64-bit sequence "
+    "numbers (the wire's 32-bit number = value mod 2**32), counted alike by send and recv; "
+    "lost_ranges are the wire's numbers",
+}
+"""What ``--json``'s ``notes`` say about its figures (included in every summary)."""
 
 
 def format_sender_stats(s: dict[str, Any]) -> str:

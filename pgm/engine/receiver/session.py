@@ -217,9 +217,9 @@ class Session:
         d.update(
             window_min=lo,
             window_max=hi,
-            trail=self.trail,
-            lead=self.lead,
-            next=self.next,
+            trail=self.trail - self.base,  # 64-bit, as the source's stats count them
+            lead=self.lead - self.base,
+            next=self.next - self.base,
             pending_naks=pending,
             outstanding_naks=outstanding,
             first_nak=self.first_nak(),
