@@ -69,6 +69,7 @@ FEATURES: list[tuple[str, str, str]] = [
     ("libpgm", "dupfrag", "a repair of a fragment already held, then unfragmented data"),
     ("libpgm", "fin", "session end (OPT_FIN)"),
     ("libpgm", "latejoin", "receiver joins a running session"),
+    ("libpgm", "latejoin_opt", "late join offered (OPT_JOIN / OPT_SYN), and where a joiner joined"),
     ("libpgm", "star", "mixed receivers on one source, 5 % loss each"),
     ("libpgm", "asyncio", "the asyncio API (pgm.asyncio), 5 % random loss"),
     ("zeromq", "messages", "messages of 1 B – 20 kB, 5 % loss"),
