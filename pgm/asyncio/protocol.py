@@ -23,13 +23,15 @@ standard loops, the clock the threaded API uses).
 
 Precision: the standard selectors sleep in whole milliseconds (epoll rounds a timeout *up*), and
 the source's token bucket holds only ``burst_secs`` (1 ms) of tokens, so a timer firing up to
-1 ms late would cost rate.  The handle is therefore armed :data:`TIMER_SLACK` before the
-deadline and, if it fires early, yields to the loop (``call_soon``, I/O still served) until the
-deadline is reached; the step runs at the deadline, never before.  A loop whose sleeps are
-exact (the tests' virtual-time loop) sets ``pgm_timer_slack = 0`` on itself.  And a timer step
-runs at least :data:`COALESCE` (0.2 ms) after the step before it, so that a source at full rate
-sends a batch of packets per step rather than one (the bucket refills meanwhile; the long-run
-rate is unchanged), as the reactor thread's ``select()`` wake-ups do.
+1 ms late would cost rate.  A *precise* protocol (a source's) therefore arms the handle
+:data:`TIMER_SLACK` before the deadline and, if it fires early, yields to the loop
+(``call_soon``, I/O still served) until the deadline is reached; the step runs at the deadline,
+never before.  A receiver's timers (NAK back-off, SPMR, expiry: tens of milliseconds) do not
+need it and sleep to the deadline without yielding (up to a millisecond late).  A loop whose
+sleeps are exact (the tests' virtual-time loop) sets ``pgm_timer_slack = 0`` on itself.  And a
+timer step runs at least :data:`COALESCE` (0.2 ms) after the step before it, so that a source
+at full rate sends a batch of packets per step rather than one (the bucket refills meanwhile;
+the long-run rate is unchanged), as the reactor thread's ``select()`` wake-ups do.
 
 Events drained by a step go to the owner's ``deliver`` sink; then the tasks waiting in
 :meth:`wait_step` whose condition now holds are woken (room in the send buffer, an event, the
@@ -71,6 +73,8 @@ class EngineProtocol:
         transport: DatagramTransport,
         loop: asyncio.AbstractEventLoop,
         deliver: Callable[[Sequence[Any]], object] | None = None,
+        *,
+        precise: bool = False,
     ) -> None:
         self.loop = loop
         self.transport = transport
@@ -80,7 +84,7 @@ class EngineProtocol:
         """The exception that stopped the protocol, if one did."""
         self.steps = 0
         """Driver steps run (reads, timers and services)."""
-        self._slack: float = getattr(loop, "pgm_timer_slack", TIMER_SLACK)
+        self._slack: float = getattr(loop, "pgm_timer_slack", TIMER_SLACK) if precise else 0.0
         self._timer: asyncio.Handle | None = None
         self._timer_at: float | None = None  # the engine's deadline
         self._run_at: float | None = None  # when the timer step runs (>= the deadline)

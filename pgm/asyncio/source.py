@@ -60,7 +60,9 @@ class AsyncSource:
         """The :class:`~pgm.engine.Source` engine."""
         self.events: deque[Event] = deque(maxlen=_MAX_EVENTS)
         """The engine's latest events (bounded: the oldest are dropped)."""
-        self.protocol = EngineProtocol(self.engine, end.transport, self.loop, self.events.extend)
+        self.protocol = EngineProtocol(
+            self.engine, end.transport, self.loop, self.events.extend, precise=True
+        )
         """Runs the engine on the loop."""
 
     # -- identity and snapshots ------------------------------------------------------------------
