@@ -144,7 +144,7 @@ def test_apdu_parity() -> None:
 # ================================================================================================
 
 
-def _completion(payloads: list[bytes], var: bool) -> None:
+def _completion(payloads: list[bytes], var: bool, portless: bool = False) -> None:
     cfg = ReceiverConfig(nak_bo_ivl=0.05, nak_bo_min=0.002)
     bench = RxBench(cfg)
     bench.inject(1.0, fec_spm(1, 0, 0xFFFFFFFF))
@@ -162,7 +162,10 @@ def _completion(payloads: list[bytes], var: bool) -> None:
         if var
         else (payloads[:4])
     )
-    bench.inject(2.1, parity_rdata(0, 0, ReedSolomon(K).encode(blocks, 0), var))
+    parity = parity_rdata(0, 0, ReedSolomon(K).encode(blocks, 0), var)
+    if portless:  # OpenPGM 5.3 never writes the ports into its parity header
+        parity = parity.replace(source_port=0, destination_port=0)
+    bench.inject(2.1, parity)
     bench.run(3.0)
     got = [(sqn, data) for _, sqn, data in bench.delivered()]
     assert got == list(enumerate(payloads))
@@ -185,6 +188,12 @@ def test_rdata_completion_parity_var_pktlen() -> None:
     parity is over the payloads zero-padded to the longest, each followed by its length in 2
     bytes in OpenPGM's host order (little-endian), and carries VAR_PKTLEN."""
     _completion([b"ringo", b"ichigo", b"momo-no-hana", b"yakitori", b"anzu"], var=True)
+
+
+def test_openpgm_parity_without_ports_is_taken() -> None:
+    """OpenPGM accommodation (docs/fec.md): libpgm 5.3 sends parity RDATA with source and
+    destination port 0; it is matched to the FEC session of its GSI and used."""
+    _completion([b"ringo%04d" % i for i in range(5)], var=False, portless=True)
 
 
 def test_odata_jump_parity() -> None:

@@ -72,13 +72,29 @@ FEATURES: list[tuple[str, str, str]] = [
     ("libpgm", "latejoin_opt", "late join offered (OPT_JOIN / OPT_SYN), and where a joiner joined"),
     ("libpgm", "star", "mixed receivers on one source, 5 % loss each"),
     ("libpgm", "asyncio", "the asyncio API (pgm.asyncio), 5 % random loss"),
+    ("libpgm", "fec_ondemand", "on-demand FEC: parity NAKs, libpgm's parity RDATA, 5 % loss"),
+    ("libpgm", "fec_proactive", "pro-active FEC: 2 parity per group of 8, 0 % loss"),
     ("zeromq", "messages", "messages of 1 B – 20 kB, 5 % loss"),
     ("zeromq", "fragments", "APDUs larger than one TPDU (PGM fragmentation)"),
     ("zeromq", "fin", "session end (OPT_FIN)"),
 ]
 
 #: cells of the grid that no test covers, with why (shown as "not tested" with the reason)
-UNTESTED: dict[tuple[str, str, str, str], str] = {}
+UNTESTED: dict[tuple[str, str, str, str], str] = {
+    **{
+        ("libpgm", "fec_ondemand", "p2o", t): "libpgm 5.3 receivers never send parity NAKs"
+        for t in TRANSPORTS
+    },
+    **{
+        ("libpgm", "fec_proactive", "o2p", t): "libpgm 5.3's pro-active parity sender crashes"
+        for t in TRANSPORTS
+    },
+    **{
+        ("libpgm", f, d, t): "the FEC rows run over IPv4"
+        for f, d in (("fec_ondemand", "o2p"), ("fec_proactive", "p2o"))
+        for t in ("raw IPv6", "UDP IPv6")
+    },
+}
 
 
 def transport_label(peer: str, transport: str, v6: bool) -> str:

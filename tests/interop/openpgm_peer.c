@@ -8,7 +8,7 @@
  * Usage:
  *   openpgm_peer send -n IFACE;GROUP -p DPORT [-u] [-s SPORT] [-g GSI] -i FILE
  *                     [-r RATE] [-a AVG] [-d GAP_MS] [-w SQNS] [-m MTU] [-T TOS] [-H] [-l LINGER]
- *                     [-t TIMEOUT] [-L]
+ *                     [-t TIMEOUT] [-L] [-F N:K:H:O]
  *   openpgm_peer recv -n IFACE;GROUP -p DPORT [-u] -o FILE [-e FILE] [-g GSI]
  *                     [-x EXPIRY] [-y SPMR_MS] [-k KEEP] [-w SQNS] [-m MTU] [-T TOS] [-t TIMEOUT] [-L]
  *
@@ -34,6 +34,10 @@
  *   -y  receiver: SPMR_EXPIRY milliseconds (default 250)
  *   -k  receiver: keep servicing the socket KEEP seconds after the last expected message
  *   -t  hard limit for the whole run in seconds (default 60)
+ *   -F  sender: Reed-Solomon FEC, PGM_USE_FEC with block size N, group size K, H pro-active
+ *       parity packets per group, on-demand parity if O is 1 (variable lengths allowed); the
+ *       transmit window is then 10 s of TXW_SECS (libpgm 5.3 aborts at its first parity packet
+ *       with a window in packets, docs/protocol.md §13)
  *   -L  print libpgm's session log (peer expiry etc.) on stderr as
  *       "LOG <level> <wall-clock time> <message>" lines
  *
@@ -171,6 +175,7 @@ struct config {
 	long rate, pace;
 	double linger, expiry, keep, timeout;
 	const char *in, *out, *expect;
+	int fec_n, fec_k, fec_h, fec_ond;	/* -F */
 };
 
 static void force_buffer (pgm_sock_t* sock, int which, int opt)
@@ -209,7 +214,15 @@ static pgm_sock_t* open_socket (const struct config* c)
 					  (int)pgm_msecs (100), (int)pgm_msecs (1300), (int)pgm_secs (7),
 					  (int)pgm_secs (16), (int)pgm_secs (25), (int)pgm_secs (30) };
 		SETOPT (PGM_SEND_ONLY, 1);
-		SETOPT (PGM_TXW_SQNS, c->window);
+		if (c->fec_k) {
+			struct pgm_fecinfo_t fec = { .block_size = (uint8_t)c->fec_n,
+				.proactive_packets = (uint8_t)c->fec_h, .group_size = (uint8_t)c->fec_k,
+				.ondemand_parity_enabled = c->fec_ond != 0, .var_pktlen_enabled = true };
+			if (!pgm_setsockopt (sock, IPPROTO_PGM, PGM_USE_FEC, &fec, sizeof(fec)))
+				die ("setsockopt PGM_USE_FEC", NULL);
+			SETOPT (PGM_TXW_SECS, 10);
+		} else
+			SETOPT (PGM_TXW_SQNS, c->window);
 		SETOPT (PGM_TXW_MAX_RTE, c->rate);
 		SETOPT (PGM_AMBIENT_SPM, pgm_secs (30));
 		if (!pgm_setsockopt (sock, IPPROTO_PGM, PGM_HEARTBEAT_SPM, heartbeat, sizeof(heartbeat)))
@@ -440,7 +453,7 @@ int main (int argc, char** argv)
 	c.sender = 0 == strcmp (argv[1], "send");
 	int opt;
 	optind = 2;
-	while ((opt = getopt (argc, argv, "n:p:us:g:i:o:e:r:a:d:w:m:T:l:x:y:k:t:HL")) != -1) {
+	while ((opt = getopt (argc, argv, "n:p:us:g:i:o:e:r:a:d:w:m:T:l:x:y:k:t:F:HL")) != -1) {
 		switch (opt) {
 		case 'n': c.network = optarg; break;
 		case 'p': c.dport = atoi (optarg); break;
@@ -463,6 +476,9 @@ int main (int argc, char** argv)
 		case 'k': c.keep = atof (optarg); break;
 		case 't': c.timeout = atof (optarg); break;
 		case 'L': c.log = true; break;
+		case 'F':
+			if (4 != sscanf (optarg, "%d:%d:%d:%d", &c.fec_n, &c.fec_k, &c.fec_h, &c.fec_ond)) return 1;
+			break;
 		default: return 1;
 		}
 	}

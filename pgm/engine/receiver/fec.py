@@ -360,3 +360,19 @@ class ReceiverFec:
                 continue
             for q in [q for q in s.naks if tg <= q < tg + k]:
                 apply(s, q, NakInput.NCF, now)
+
+    def portless(
+        self, datagram: bytes, tbyte: int, flags: int, sqn32: int, opts: list[wire.Option],
+        payload: bytes, now: float,
+    ) -> None:  # fmt: skip
+        """A parity packet with source and destination port 0, as OpenPGM 5.3 sends them (its
+        parity header never gets the ports): it belongs to the FEC session of its GSI when
+        exactly one has that GSI; otherwise it is counted and dropped."""
+        gsi = datagram[8:14]
+        found = [s for s in self.r.sessions.values() if s.tsi.gsi == gsi and s.fec is not None]
+        if len(found) != 1 or not found[0].started:
+            self.r.stats.parity_packets_ignored += 1
+            return
+        s = found[0]
+        s.last_heard = now
+        self.on_parity(s, datagram, tbyte, flags, sqn32, opts, payload, now)

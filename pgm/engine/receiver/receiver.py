@@ -234,6 +234,10 @@ class Receiver:
                 self.stats.malformed_packets += 1
                 continue
             if datagram[2:4] != dport_b:
+                if flags & _PARITY and not any(datagram[0:4]):
+                    # OpenPGM accommodation: its parity packets carry no ports (docs/fec.md).
+                    self._fec.portless(datagram, tbyte, flags, sqn32, opts, payload, now)
+                    continue
                 self.stats.wrong_port += 1
                 continue
             key = (datagram[8:14], datagram[0] << 8 | datagram[1])

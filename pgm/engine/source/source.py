@@ -47,8 +47,8 @@ from ..config import SourceConfig
 from ..errors import ConfigError, NotConnected, WouldBlock
 from ..events import Event, RepairSent, SourceClosed
 from ..rate import RateMeter, TokenBucket
-from .join import LateJoin
 from .fec import SourceFec
+from .join import LateJoin
 from .repair import RepairQueue
 from .spm import SpmSchedule
 from .stats import SourceStats
