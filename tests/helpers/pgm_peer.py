@@ -42,14 +42,16 @@ import resource
 import struct
 import sys
 import time
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 from pgm.engine import Event, ReceiverConfig, SourceConfig, UnrecoverableLoss
 from pgm.io import PgmReceiver, PgmSender
-from pgm.sessions import Admit, DemuxConfig, SessionDemux, SessionEnd
 from tests.interop.peerio import read_messages, say, wait_command
+
+if TYPE_CHECKING:  # imported by recv() only: a sender does not pay for it at start-up
+    from pgm.sessions import SessionDemux, SessionEnd
 
 BATCH = 64  # messages per send_many() call
 
@@ -218,6 +220,8 @@ def recv(args: argparse.Namespace) -> int:
     expect = read_messages(args.expect) if args.expect else []
     cfg = ReceiverConfig(max_buffer_bytes=256 << 20, max_pending_naks=args.max_pending_naks)
     # the first session heard, from its start; loss is recorded, delivery goes on after it
+    from pgm.sessions import Admit, DemuxConfig, SessionDemux
+
     demux = SessionDemux(
         DemuxConfig(
             max_bytes=1 << 62, admit=Admit.ON_START, follow_first=True, loss_ends_session=False
