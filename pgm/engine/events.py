@@ -85,7 +85,8 @@ class SessionStarted(Event):
     # alone, as before they existed, still equals the engine's.
     first_sqn: int = field(default=0, compare=False)
     """The first sequence number of the stream the application sees (delivered or reported
-    lost): the first data packet's, or an SPM's leading edge + 1 (RFC 3208 §6.1, late join).
+    lost): the first data packet's, or an SPM's leading edge + 1 (RFC 3208 §6.1), or lower,
+    the source's OPT_JOIN_MIN, when it offers late join (§9.5; see :attr:`join_min`).
     As a 64-bit number this is the wire number; later 64-bit numbers count on past 2**32."""
     ended_when_heard: bool = field(default=False, compare=False)
     """The first packet heard was an SPM with OPT_FIN or OPT_RST: the source had already

@@ -32,12 +32,10 @@ COUNT = 1000
 PACE = 40  # messages every half second: 80/s, about 70 % of RATE, so joiners can catch up
 
 
-TRACE = False
-
-
-def _world(pct: float, *, initial_sqn: int = 0, seed: int = 1) -> World:
+def _world(pct: float, *, initial_sqn: int = 0, seed: int = 1, trace: bool = False) -> World:
+    """A source with late join ``pct`` sending COUNT messages at PACE (12.5 s), no receiver."""
     cfg = SourceConfig(rate_bps=RATE, window_secs=WINDOW, linger_secs=3.0, late_join=pct)
-    w = make_world(0, seed=seed, source_config=cfg, initial_sqn=initial_sqn, trace=TRACE)
+    w = make_world(0, seed=seed, source_config=cfg, initial_sqn=initial_sqn, trace=trace)
     rng = random.Random(seed)
     msgs = [rng.randbytes(MSG) for _ in range(COUNT)]
     for i in range(0, COUNT, PACE):  # 12.5 s of data: the trailing edge advances during it
@@ -70,6 +68,17 @@ def _started(node: Node[Receiver]) -> SessionStarted:
     return next(e for e in node.events if isinstance(e, SessionStarted))
 
 
+def _nak_sqns(w: World, node: Node[Receiver]) -> set[int]:
+    """Every sequence number ``node`` NAKed (the world must be traced)."""
+    out: set[int] = set()
+    for _, p in w.net.sent(by=node, type="NAK"):
+        out.add(p.nak_sqn)  # type: ignore[attr-defined]
+        lst = p.option(wire.OptNakList)
+        if lst is not None:
+            out.update(lst.sqns)
+    return out
+
+
 def _check_suffix(w: World, node: Node[Receiver], first: int) -> None:
     """It delivered exactly the messages from wire sequence number ``first`` on, no loss."""
     got = [e for e in node.events if isinstance(e, DataReceived)]
@@ -81,39 +90,37 @@ def _check_suffix(w: World, node: Node[Receiver], first: int) -> None:
 @pytest.mark.parametrize("at", [2.0, 6.0, 12.0])
 @pytest.mark.parametrize("pct", [0, 25, 75])
 def test_joiners_recover_exactly_from_join_min(pct: float, at: float) -> None:
-    """Joining before the trailing edge moved (2 s, 6 s) and after (12 s)."""
-    w = _world(pct)
+    """Joining before the trailing edge moved (2 s, 6 s) and after (12 s): the joiner delivers
+    exactly the messages from OPT_JOIN_MIN on — it NAKs nothing below it, and nothing from
+    there on is lost — and says what came before."""
+    w = _world(pct, trace=True)
     node = _join(w, at, 0)
     _run(w, [node])
     ev = _started(node)
     info = node.engine.session_info(ev.tsi)
     assert info is not None
+    naks = _nak_sqns(w, node)
     if pct == 0:
         # No OPT_JOIN: the first packet heard defines the window, nothing older is asked.
-        assert ev.join_min is None and info.join_min is None
-        assert info.stats.nak_packets_sent == 0
+        assert ev.join_min is None and info.join_min is None and not naks
     else:
         assert ev.join_min is not None
         assert ev.first_sqn == ev.join_min == info.first_sqn
+        assert naks and min(naks) == ev.join_min  # not less ...
         assert info.stats.rdata_packets_received > 0
+    _check_suffix(w, node, ev.first_sqn)  # ... and not more: everything from there, no loss
     assert not ev.syn and not info.syn_seen
     # The source's trailing edge says what came before the join point: missed, and said so.
     assert ev.missed is not None and ev.missed[1] == ev.first_sqn - 1
     assert info.missed == ev.missed and not info.from_start
-    assert ev.missed[0] == (0 if at < WINDOW else info.trail - (info.trail - ev.missed[0]))
-    _check_suffix(w, node, ev.first_sqn)
+    assert (ev.missed[0] == 0) == (at < WINDOW)  # the trail moved only after WINDOW seconds
     assert w.source.stats.naks_below_join_min == 0
 
 
 def test_opt_join_on_every_spm_and_data_and_syn_on_the_first() -> None:
     """OPT_JOIN_MIN on every SPM, ODATA and RDATA, between the trailing edge and the lead,
     never moving back; OPT_SYN on the first data only (RFC 3208 §9.5, §9.6)."""
-    global TRACE
-    TRACE = True
-    try:
-        w = _world(25)
-    finally:
-        TRACE = False
+    w = _world(25, trace=True)
     node = _join(w, 6.0, 0)
     _run(w, [node])
     last = 0
@@ -177,21 +184,18 @@ def test_wraparound_inside_the_join_window() -> None:
 
 @pytest.mark.parametrize("cap", [0, 40])
 def test_history_cap(cap: int) -> None:
-    w = _world(75)
-    node = _join(w, 4.0, 0, ReceiverConfig(join_history=cap))
+    """``join_history=N``: at most N packets before the first one heard, however much more the
+    source offers (0: none, as without OPT_JOIN)."""
+    w = _world(75, trace=True)
+    node = _join(w, 6.0, 0, ReceiverConfig(join_history=cap))
     _run(w, [node])
     ev = _started(node)
-    got = [e for e in node.events if isinstance(e, DataReceived)]
-    heard = ev.first_sqn + cap
-    assert ev.join_min is not None and ev.join_min < ev.first_sqn
-    # It NAKed at most ``cap`` numbers before the first packet it heard.
-    info = node.engine.session_info(ev.tsi)
-    assert info is not None and info.stats.selective_naks_sent <= cap * 2
-    if cap == 0:
-        assert info.stats.nak_packets_sent == 0
-    assert got[0].sqn == ev.first_sqn
-    assert heard >= ev.first_sqn
+    assert ev.join_min is not None and ev.join_min < ev.first_sqn  # more was offered
+    naks = _nak_sqns(w, node)
+    assert naks == set(range(ev.first_sqn, ev.first_sqn + cap))  # exactly the capped history
     _check_suffix(w, node, ev.first_sqn)
+    info = node.engine.session_info(ev.tsi)
+    assert info is not None and info.missed == (0, ev.first_sqn - 1)
 
 
 def test_crowd_of_late_joiners_stays_within_the_rate() -> None:
@@ -222,8 +226,9 @@ def test_naks_below_join_min_are_refused_and_counted() -> None:
         src.handle_timer(t)
         t += 0.1
     info = src.info(t)
-    floor = src._late.floor  # the lowest OPT_JOIN_MIN a joiner may still use
-    assert info.trail64 < floor <= info.lead64
+    # OPT_JOIN_MIN moved up at the steps; the oldest value still in force (4 s = 25 % of the
+    # window + a step) is above the untouched trailing edge.
+    assert info.join_min64 is not None and info.trail64 == 0 < info.join_min64 <= info.lead64
 
     def nak(sqn: int) -> bytes:
         return wire.NAK(
@@ -235,11 +240,13 @@ def test_naks_below_join_min_are_refused_and_counted() -> None:
             group_nla=src.group,
         ).encode()
 
-    src.receive(nak(floor - 1), src.nla, t)
+    src.receive(nak(0), src.nla, t)  # in the window, below every OPT_JOIN_MIN in force
     assert src.stats.naks_below_join_min == 1 and src.outstanding_repairs == 0
+    assert src.stats.naks_received_too_late == 0
     assert not [p for p, _, _ in src.datagrams_to_send(t) if p[4] == wire.TYPE_NCF]
-    src.receive(nak(floor), src.nla, t)
+    src.receive(nak(info.join_min64), src.nla, t)
     assert src.outstanding_repairs == 1
+    assert [p for p, _, _ in src.datagrams_to_send(t) if p[4] == wire.TYPE_NCF]
 
 
 def test_late_join_config_range() -> None:

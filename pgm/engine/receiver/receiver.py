@@ -8,7 +8,10 @@ session (TSI) it hears there, up to ``max_sessions``; the state of one is a
 
 * **Window start** (RFC 3208 §6.1, OpenPGM rxw): the first packet defines it — an SPM starts
   delivery at its leading edge + 1 (earlier data is not asked for: a late joiner), a data packet
-  at its own sequence number.  Sequence numbers are unwrapped into unbounded integers against
+  at its own sequence number — or lower, at the source's OPT_JOIN_MIN, when the packet carries
+  OPT_JOIN (late join, RFC 3208 §9.5; :mod:`.join`), and the gap up to it is NAKed.
+  :class:`~pgm.engine.SessionStarted` says where it joined and what it knows it missed.
+  Sequence numbers are unwrapped into unbounded integers against
   the leading edge (:func:`pgm.wire.sqn.sqn_unwrap`), so everything after that is plain
   comparisons.
 * **The one receive path** (:meth:`Receiver.receive_many`): every ODATA/RDATA goes through
@@ -234,10 +237,6 @@ class Receiver:
                 self.stats.malformed_packets += 1
                 continue
             if datagram[2:4] != dport_b:
-                if flags & _PARITY and not any(datagram[0:4]):
-                    # OpenPGM accommodation: its parity packets carry no ports (docs/fec.md).
-                    self._fec.portless(datagram, tbyte, flags, sqn32, opts, payload, now)
-                    continue
                 self.stats.wrong_port += 1
                 continue
             key = (datagram[8:14], datagram[0] << 8 | datagram[1])

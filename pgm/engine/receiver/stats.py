@@ -105,7 +105,8 @@ class SessionInfo:
     finished, nothing was ever to be delivered (see :class:`~pgm.engine.SessionStarted`)."""
     first_sqn: int
     """First sequence number of the stream the application sees (delivered or reported lost):
-    the first data packet's, or an SPM's leading edge + 1 (RFC 3208 §6.1)."""
+    the first data packet's, or an SPM's leading edge + 1 (RFC 3208 §6.1), or the source's
+    OPT_JOIN_MIN when it offers late join (§9.5, within ``join_history``): the join point."""
     trail: int
     """The source's trailing edge as last advertised."""
     lead: int

@@ -125,6 +125,8 @@ class SourceInfo:
     rate_kbps_last: float
     """Send rate over the last whole second (counted from the session's start) completed before
     the snapshot, kbit/s over SPM + ODATA bytes (RM: RateKBitsPerSecLast)."""
+    join_min64: int | None = None
+    """OPT_JOIN_MIN advertised now, unbounded (late join, RFC 3208 §9.5); None when off."""
 
 
 # Module-level aliases: an Enum member looked up on its class costs ~50 ns, too much per packet.
@@ -617,6 +619,7 @@ class Source:
             stats=replace(self.stats),
             rate_kbps_overall=overall,
             rate_kbps_last=last,
+            join_min64=self._late.join_min if self._late_on else None,
         )
 
     def stats_dict(self, now: float) -> dict[str, Any]:
@@ -630,5 +633,6 @@ class Source:
             window_bytes_free=self._txw.bytes_free,
             rate_kbps_overall=overall,
             rate_kbps_last=last,
+            join_min=self._late.join_min if self._late_on else None,
         )
         return d
