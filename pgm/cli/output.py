@@ -7,7 +7,8 @@ for with ``--out -``, as curl refuses to print binary data to one) but opens not
 :meth:`Output.finish` renames it over FILE — so an existing FILE is replaced only once data
 arrived (or an empty session ended successfully) and never truncated by a run that heard
 nothing, failed to open its socket, or was interrupted before the first byte.  FILE that exists
-and is not a regular file (``/dev/null``, a FIFO) is written directly, never renamed over.
+and is not a regular file (``/dev/null``, a FIFO) is written directly, never renamed over; so is
+every FILE with ``in_place`` (``recv --keep-going``, whose output grows while it runs).
 """
 
 from __future__ import annotations
@@ -19,7 +20,20 @@ import sys
 import tempfile
 from typing import IO
 
-__all__ = ["Output", "OutputError"]
+__all__ = ["MESSAGE_MODES", "Output", "OutputError", "frame_message"]
+
+MESSAGE_MODES = ("length", "line")
+"""``--per-message`` modes: a 4-byte big-endian length before each message, or a newline after
+each; without one, messages are written back to back (the byte stream a file transfer is)."""
+
+
+def frame_message(msg: bytes, mode: str | None) -> bytes:
+    """``msg`` as ``--per-message MODE`` writes it."""
+    if mode == "length":
+        return len(msg).to_bytes(4, "big") + msg
+    if mode == "line":
+        return msg + b"\n"
+    return msg
 
 
 class OutputError(OSError):
@@ -35,7 +49,7 @@ def _umask_mode() -> int:
 class Output:
     """``--out`` (None: standard output, refused on a terminal; ``-``: standard output)."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, *, in_place: bool = False) -> None:
         self.path = path
         self.written = 0
         """Bytes written so far."""
@@ -49,7 +63,7 @@ class Output:
                 )
             self._f = sys.stdout.buffer
             return
-        self._direct = False
+        self._direct = in_place  # written as it arrives (recv --keep-going), no rename
         try:
             st = os.stat(path)
         except FileNotFoundError:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Any
 
+from ..net.zmtp import ZmtpDecoder, ZmtpError
 from ..progress import ProgressLine, RateMeter, format_bytes, format_rate
 from .args import (
     UsageError,
@@ -38,7 +39,7 @@ from .args import (
     resolve_iface,
     setup,
 )
-from .output import Output, OutputError
+from .output import MESSAGE_MODES, Output, OutputError, frame_message
 from .report import (
     EXIT_ERROR,
     EXIT_LOSS,
@@ -96,6 +97,24 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         "a terminal; - for standard output anyway)",
     )
     r.add_argument(
+        "--per-message",
+        choices=MESSAGE_MODES,
+        help="write each message framed: 'length' (4-byte big-endian length first) or 'line' "
+        "(a newline after it); default: the bytes back to back",
+    )
+    r.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="do not stop after the first session: follow every session, one after another "
+        "and side by side, until Ctrl-C / SIGTERM (then exit 0, or 3 if any lost data)",
+    )
+    r.add_argument(
+        "--zmq",
+        action="store_true",
+        help="ZeroMQ framing: decode the 2-byte offset + ZMTP/1.0 frames a ZeroMQ PUB sends "
+        "(pgm:// or epgm://) and write each message's frames",
+    )
+    r.add_argument(
         "--timeout",
         type=arg(number(0, lo_open=True), "timeout"),
         metavar="S",
@@ -127,11 +146,11 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
     r.set_defaults(func=run)
 
 
-def open_output(path: str | None) -> Output:
+def open_output(path: str | None, in_place: bool = False) -> Output:
     """FILE, ``-`` or None (standard output), opened at the first write (pgm.cli.output);
     UsageError when it cannot be written."""
     try:
-        return Output(path)
+        return Output(path, in_place=in_place)
     except OutputError as exc:
         raise UsageError(str(exc)) from None
 
@@ -152,7 +171,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
         raise UsageError("--json prints to stdout, which carries the data: add --out FILE")
     ifaces = [resolve_iface(s, group) for s in (args.iface or [None])]
     cfg = build_receiver_config(timeout=args.timeout, history=args.join_history)
-    return _Plan(ifaces, cfg, open_output(args.out))
+    return _Plan(ifaces, cfg, open_output(args.out, in_place=args.keep_going))
 
 
 class _Receive:
@@ -170,6 +189,22 @@ class _Receive:
         self._shown_losses = 0
         self._meter = RateMeter()
         self.progress = ProgressLine(self.render)
+        self.zmq: ZmtpDecoder | None = ZmtpDecoder() if args.zmq else None
+        self.zmq_errors = 0
+
+    def _write(self, m: bytes) -> None:
+        mode = self.args.per_message
+        if self.zmq is None:
+            self.out.write(frame_message(m, mode))
+            return
+        try:
+            msgs = self.zmq.feed(m)
+        except ZmtpError as exc:
+            self.zmq_errors += 1
+            self.progress.message(f"pgm recv: not ZeroMQ framing ({exc}): message dropped")
+            return
+        for frames in msgs:
+            self.out.write(frame_message(b"".join(frames), mode))
 
     def session_stats(self, st: dict[str, Any] | None = None) -> dict[str, Any]:
         """The followed session's entry of the receiver's statistics ``st`` (default: now)."""
@@ -194,8 +229,10 @@ class _Receive:
     def _take(self, step: Step) -> bool:
         """Act on one step; True once the session ended."""
         for m in step.messages:
-            self.out.write(m)
+            self._write(m)
         for rec in step.losses:
+            if self.zmq is not None:
+                self.zmq.lost()  # the message in progress is incomplete: wait for the next
             if self._shown_losses < _SHOWN_LOSSES:
                 text = format_loss(self.follow.tsi, [(rec.first, rec.last)])
                 self.progress.message("pgm recv: " + text)
@@ -348,6 +385,10 @@ def run(args: argparse.Namespace) -> int:
         return rx
     if rx.transport.buffer_warning:
         err("recv", f"note: {rx.transport.buffer_warning}")
+    if args.keep_going:
+        from .recv_all import run_all
+
+        return run_all(args, rx, plan.out)
     r = _Receive(args, rx, plan.out)
     r.run(None if args.timeout is None else _clock() + args.timeout)
     r.close_output()

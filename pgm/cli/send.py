@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Any
 
+from ..net.zmtp import ZmtpEncoder, zmq_message_size
 from ..progress import ProgressLine, RateMeter, format_bytes, format_rate
 from .args import (
     UsageError,
@@ -97,6 +98,17 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         default=1,
         metavar="N",
         help="multicast TTL / hop limit (default: 1; 0 = this host only)",
+    )
+    s.add_argument(
+        "--no-loop",
+        action="store_true",
+        help="no multicast loopback: receivers on this host do not hear the session",
+    )
+    s.add_argument(
+        "--zmq",
+        action="store_true",
+        help="ZeroMQ framing (2-byte offset + ZMTP/1.0 frames, one packet per APDU) for "
+        "ZeroMQ SUB sockets on pgm:// or epgm://; each message is one single-frame message",
     )
     s.add_argument(
         "--linger",
@@ -229,7 +241,14 @@ class _Transfer:
         self.end = "fin"
         self.status = EXIT_OK
         self.quiet = False  # no progress line: say when lingering starts
+        self.zmq: ZmtpEncoder | None = None  # --zmq: frame each message for ZeroMQ SUBs
         self._meter = RateMeter()
+
+    def _send(self, chunk: bytes) -> None:
+        if self.zmq is None:
+            self.tx.send(chunk)
+        else:  # APDUs of one packet each: a ZeroMQ SUB aborts on fragmented ones
+            self.tx.send_many(self.zmq.apdus([(chunk,)]))
 
     def render(self) -> str:
         st = self.tx.stats()
@@ -250,7 +269,7 @@ class _Transfer:
             chunk = data.read(msg_size)
             if not chunk:
                 break
-            tx.send(chunk)
+            self._send(chunk)
             self.nbytes += len(chunk)
             self.messages += 1
         tx.flush()
@@ -305,6 +324,7 @@ def run(args: argparse.Namespace) -> int:
             transport=args.transport,
             config=plan.cfg,
             ttl=args.ttl,
+            loop=not args.no_loop,
         ),
         plan.data.close,
     )
@@ -314,7 +334,11 @@ def run(args: argparse.Namespace) -> int:
     if plan.data.interactive:
         err("send", "reading standard input from the terminal, Ctrl-D to end")
     t = _Transfer(tx, plan.data.total, linger)
-    t.run(plan.data, plan.msg_size, args.linger)
+    msg_size = plan.msg_size
+    if args.zmq:
+        t.zmq = ZmtpEncoder(tx.max_tsdu)
+        msg_size = args.message_size or zmq_message_size(tx.max_tsdu)
+    t.run(plan.data, msg_size, args.linger)
     st = tx.stats()
     summary = sender_summary(
         # what went out as ODATA: all of it unless interrupted (the send buffer takes a lot)

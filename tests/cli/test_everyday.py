@@ -79,6 +79,7 @@ def test_sigterm_makes_send_abort_its_session_with_rst() -> None:
         p.stdin.write("hello\n")
         p.stdin.flush()  # stdin stays open: the sender waits for more
         events = _wait_for_data(rx)
+        time.sleep(0.5)  # the sender is back in its read of stdin, waiting for more
         p.send_signal(signal.SIGTERM)
         _out, err = p.communicate(timeout=30)
         events += _until_end(rx)

@@ -22,48 +22,18 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 
+from pgm.net.zmtp import NO_OFFSET, ZmtpEncoder, ZmtpError, frame
+
 __all__ = ["NO_OFFSET", "ZmtpDecoder", "ZmtpError", "encode", "frame"]
 
-NO_OFFSET = 0xFFFF
 _MORE = 0x01
-
-
-class ZmtpError(ValueError):
-    """The APDUs do not carry valid ZeroMQ framing."""
-
-
-def frame(body: bytes, more: bool = False) -> bytes:
-    """One ZMTP/1.0 frame (libzmq ``v1_encoder``)."""
-    size = len(body) + 1
-    flags = _MORE if more else 0
-    if size < 0xFF:
-        return bytes((size, flags)) + body
-    return b"\xff" + struct.pack(">Q", size) + bytes((flags,)) + body
 
 
 def encode(messages: Iterable[Sequence[bytes]], max_apdu: int) -> list[bytes]:
     """Cut the frames of ``messages`` (each a sequence of frame bodies) into APDUs of at most
-    ``max_apdu`` bytes each, offset included, the way a ZeroMQ PUB batches them."""
-    room = max_apdu - 2
-    if room < 1:
-        raise ValueError("max_apdu leaves no room for frames")
-    stream = bytearray()
-    starts: list[int] = []  # stream positions where a message starts
-    for msg in messages:
-        if not msg:
-            raise ValueError("a message has at least one frame")
-        starts.append(len(stream))
-        for i, body in enumerate(msg):
-            stream += frame(bytes(body), more=i < len(msg) - 1)
-    apdus: list[bytes] = []
-    si = 0
-    for pos in range(0, len(stream), room):
-        end = min(pos + room, len(stream))
-        while si < len(starts) and starts[si] < pos:
-            si += 1
-        offset = starts[si] - pos if si < len(starts) and starts[si] < end else NO_OFFSET
-        apdus.append(struct.pack(">H", offset) + bytes(stream[pos:end]))
-    return apdus
+    ``max_apdu`` bytes each, offset included, the way a ZeroMQ PUB batches them (the library's
+    encoder, :class:`pgm.net.zmtp.ZmtpEncoder`; libzmq checks it in test_zeromq*.py)."""
+    return ZmtpEncoder(max_apdu).apdus(messages)
 
 
 class ZmtpDecoder:
