@@ -24,13 +24,16 @@ from .report import EXIT_ERROR, EXIT_USAGE, err
 if TYPE_CHECKING:
     from ..engine import ReceiverConfig, SourceConfig
     from ..interfaces import Interface
+    from ..net.endpoint import Endpoint
 
 __all__ = [
     "UsageError",
+    "apply_endpoint",
     "arg",
     "build_receiver_config",
     "build_source_config",
     "demo_group",
+    "endpoint",
     "group",
     "int_range",
     "join_history",
@@ -121,6 +124,40 @@ def group(text: str) -> IPv4Address | IPv6Address:
             f"{addr} is not a multicast group address (IPv4 224.0.0.0/4, IPv6 ff00::/8)"
         )
     return addr
+
+
+def endpoint(text: str) -> Endpoint:
+    """GROUP of ``send``/``recv``: a group, OpenPGM's ``eth0;239.192.0.1`` or ZeroMQ's
+    ``epgm://eth0;239.192.0.1:7500`` (:func:`pgm.net.endpoint.parse_endpoint`)."""
+    from ..net.endpoint import parse_endpoint
+
+    return parse_endpoint(text)
+
+
+def apply_endpoint(args: argparse.Namespace) -> str | None:
+    """Spread an :class:`Endpoint` GROUP over ``args`` (group, interfaces, port, transport),
+    where the options did not say otherwise; the error message if they contradict it."""
+    ep = args.group
+    if not hasattr(ep, "ifaces"):
+        return None
+    args.group = ep.group
+    if ep.port is not None:
+        if args.port is not None and args.port != ep.port:
+            return f"--port {args.port} contradicts the port in GROUP ({ep.port})"
+        args.port = ep.port
+    if ep.transport is not None:
+        if args.transport is not None and args.transport != ep.transport:
+            return f"--transport {args.transport} contradicts GROUP's scheme ({ep.transport})"
+        args.transport = ep.transport
+    if ep.ifaces and not args.iface:
+        args.iface = list(ep.ifaces) if args.command == "recv" else ep.ifaces[0]
+        if args.command == "send" and len(ep.ifaces) > 1:
+            return "a source sends on one interface: name one in GROUP"
+    if args.transport is None:
+        args.transport = "raw"
+    if args.port is None:
+        return "--port is required (or give GROUP as epgm://IFACE;GROUP:PORT)"
+    return None
 
 
 def demo_group(text: str) -> IPv4Address:

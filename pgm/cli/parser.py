@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from . import decode, demo, dump, recv, send
-from .args import arg, group, port
+from .args import apply_endpoint, arg, endpoint, port
 
 __all__ = ["build_parser", "parse_args"]
 
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"pgm {__version__}")
     sub = p.add_subparsers(dest="command")
     decode.add_parser(sub)
-    group_t = arg(group, "group")
+    group_t = arg(endpoint, "group")  # a group, or an OpenPGM / ZeroMQ endpoint spelling
     port_t = arg(port, "port")
     send.add_parser(sub, group_t, port_t)
     recv.add_parser(sub, group_t, port_t)
@@ -66,6 +66,10 @@ def parse_args(
         args.file = extra.pop(0)
     if extra:  # the command's own usage, not the top level's
         _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+    if getattr(args, "command", None) in ("send", "recv"):
+        problem = apply_endpoint(args)
+        if problem:
+            _command_parser(parser, args).error(problem)
     if getattr(args, "command", None) == "send" and args.file is None:
         args.file = "-"
     return args

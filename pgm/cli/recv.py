@@ -76,8 +76,16 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         "order, exit when it ends.  Exit status: 0 complete, 3 incomplete (loss, RST, "
         "expiry, or joined after the session's start), 4 no session within --timeout.",
     )
-    r.add_argument("group", type=group_t, metavar="GROUP", help="multicast group address")
-    r.add_argument("--port", type=port_t, required=True, help="data-destination port")
+    r.add_argument(
+        "group",
+        type=group_t,
+        metavar="GROUP",
+        help="multicast group; also 'eth0;239.192.0.1' (OpenPGM) or "
+        "'epgm://eth0;239.192.0.1:7500' / 'pgm://...' (ZeroMQ)",
+    )
+    r.add_argument(
+        "--port", type=port_t, help="data-destination port (required unless GROUP has one)"
+    )
     r.add_argument(
         "--iface",
         action="append",
@@ -87,8 +95,8 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
     r.add_argument(
         "--transport",
         choices=("raw", "udp"),
-        default="raw",
-        help="raw IP protocol 113 (root/CAP_NET_RAW) or UDP encapsulation (default: raw)",
+        help="raw IP protocol 113 (root/CAP_NET_RAW) or UDP encapsulation (default: raw, or "
+        "what a pgm:// / epgm:// GROUP says)",
     )
     r.add_argument(
         "--out",

@@ -63,15 +63,23 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         description="Send FILE (or standard input) to GROUP as messages, then end the session "
         "(OPT_FIN) and linger answering NAKs.",
     )
-    s.add_argument("group", type=group_t, metavar="GROUP", help="multicast group address")
+    s.add_argument(
+        "group",
+        type=group_t,
+        metavar="GROUP",
+        help="multicast group; also 'eth0;239.192.0.1' (OpenPGM) or "
+        "'epgm://eth0;239.192.0.1:7500' / 'pgm://...' (ZeroMQ)",
+    )
     s.add_argument("file", nargs="?", metavar="FILE", help="input (default: -, stdin)")
-    s.add_argument("--port", type=port_t, required=True, help="data-destination port")
+    s.add_argument(
+        "--port", type=port_t, help="data-destination port (required unless GROUP has one)"
+    )
     s.add_argument("--iface", metavar="X", help="interface name, address or index")
     s.add_argument(
         "--transport",
         choices=("raw", "udp"),
-        default="raw",
-        help="raw IP protocol 113 (root/CAP_NET_RAW) or UDP encapsulation (default: raw)",
+        help="raw IP protocol 113 (root/CAP_NET_RAW) or UDP encapsulation (default: raw, or "
+        "what a pgm:// / epgm:// GROUP says)",
     )
     s.add_argument(
         "--rate",
