@@ -76,10 +76,14 @@ def power(a: int, e: int) -> int:
 
 
 def _mul_tables() -> tuple[bytes, ...]:
+    # MUL[c][x] = EXP[LOG[c] + LOG[x]] (0 for x = 0): the logarithms of 1..255 translated
+    # through a slice of EXP, in C (a loop over every pair would cost ~10 ms at each import).
+    exp = bytes(EXP)
+    logs = bytes(LOG[1:])
     tables = [bytes(256)]
     for c in range(1, 256):
         lc = LOG[c]
-        tables.append(bytes([0, *(EXP[lc + LOG[x]] for x in range(1, 256))]))
+        tables.append(b"\0" + logs.translate(exp[lc : lc + 256]))
     return tuple(tables)
 
 
