@@ -238,3 +238,33 @@ def test_parity_ncf_with_a_smaller_count_does_not_suppress() -> None:
     bench2.run(3.1)
     assert not bench2.upstream("NAK")
     assert RCV_ADDR  # the receiver under test is at RCV_ADDR (unicast NAKs only)
+
+
+def test_fewer_parity_packets_than_asked_are_asked_for_again() -> None:
+    """OpenPGM answers a parity NAK for two packets with one parity packet: the receiver waits
+    ``nak_rdata_ivl`` for the rest, then NAKs again for what it still needs (count 1), and the
+    second parity packet completes the group."""
+    cfg = ReceiverConfig(nak_bo_ivl=0.05, nak_bo_min=0.002, nak_rdata_ivl=0.2)
+    bench = RxBench(cfg)
+    payloads = [b"ringo%04d" % i for i in range(5)]
+    bench.inject(1.0, fec_spm(1, 0, 0xFFFFFFFF))
+    for i in (0, 3, 4):  # 1 and 2 lost: the group needs two
+        bench.inject(2.0 + i / 100, odata(i, 0, payloads[i]))
+    bench.run(2.03 + cfg.nak_bo_ivl + 0.001)
+    (first,) = bench.upstream("NAK")
+    assert first.pkt.parity and first.pkt.nak_sqn == parity_nak_sqn(0, 2, K)
+    ncf2 = wire.NCF(
+        source_port=SPORT, destination_port=DPORT, gsi=GSI, nak_sqn=first.pkt.nak_sqn,
+        source_nla=SRC_ADDR, group_nla=GROUP, parity=True,
+    )  # fmt: skip
+    rs = ReedSolomon(K)
+    bench.inject(2.1, ncf2)
+    bench.inject(2.1, parity_rdata(0, 0, rs.encode(payloads[:4], 0)))  # one of the two
+    bench.run(2.1 + cfg.nak_rdata_ivl + cfg.nak_bo_ivl + 0.01)
+    again = bench.upstream("NAK")[1:]
+    assert again and all(tx.pkt.parity for tx in again)
+    assert again[0].pkt.nak_sqn == parity_nak_sqn(0, 1, K), "asks only for what it still needs"
+    assert again[0].time >= 2.1 + cfg.nak_rdata_ivl
+    bench.inject(3.0, parity_rdata(1, 0, rs.encode(payloads[:4], 1)))
+    bench.run(3.1)
+    assert [data for _, _, data in bench.delivered()] == payloads
