@@ -33,9 +33,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ... import wire
+from ...wire.sqn import SQN_MASK
 from ..config import ReceiverConfig
+from ..events import SessionStarted
+from .nak import NakInput, NakMachine
+from .session import Session
 
-__all__ = ["join_point", "missed_range", "read_options"]
+__all__ = ["join_point", "missed_range", "open_join_gap", "read_options", "start_session"]
 
 _OPT_JOIN = wire.OptJoin
 _OPT_SYN = wire.OptSyn
@@ -72,3 +76,35 @@ def missed_range(first: int, trail: int, syn: bool) -> tuple[int, int] | None:
     if syn or trail >= first:
         return None
     return trail, first - 1
+
+
+def start_session(
+    s: Session,
+    heard: int,
+    trail: int,
+    ended: bool,
+    join: int | None,
+    syn: bool,
+    config: ReceiverConfig,
+) -> SessionStarted:
+    """Set the window of a session whose first packet starts at ``heard`` (unbounded; OPT_JOIN
+    ``join`` and OPT_SYN ``syn`` as read from it, the join wire number or None) and return the
+    :class:`SessionStarted` that says where it joined."""
+    join_min = None if join is None else s.unwrap(join)
+    first = join_point(heard, join_min, trail, config)
+    s.start(first, trail, ended)
+    s.join_min = join_min
+    s.syn = syn = syn and first == heard
+    s.missed = missed = missed_range(first, trail, syn)
+    wire_missed = None if missed is None else (missed[0] & SQN_MASK, missed[1] & SQN_MASK)
+    return SessionStarted(s.tsi, s.source, first & SQN_MASK, ended, syn, wire_missed, join)
+
+
+def open_join_gap(s: Session, naks: NakMachine, now: float) -> None:
+    """The first SPM of a session joined late on data: NAK back to the join point, all at once
+    (``s.join_gap`` is where the data heard began); repairs heard meanwhile count as data."""
+    hi, s.join_gap = s.join_gap, None
+    if hi is not None and s.next < hi:
+        naks.open_gap(s, s.next, hi, now)
+        for q in [q for q in s.buf if q in s.naks]:
+            naks.apply(s, q, NakInput.DATA, now)

@@ -61,12 +61,11 @@ from ..events import (
     NakSent,
     NcfReceived,
     SessionEnded,
-    SessionStarted,
     data_received,
 )
 from .delivery import Held, deliver
 from .fec import ReceiverFec
-from .join import join_point, missed_range, read_options
+from .join import open_join_gap, read_options, start_session
 from .nak import NakInput, NakMachine, NakRecord, NakState, NakTimer
 from .session import Session
 from .stats import ReceiverStats, SessionInfo
@@ -458,7 +457,7 @@ class Receiver:
             if s.ended:
                 return
             if s.join_gap is not None:
-                self._open_join_gap(s, now)
+                open_join_gap(s, self._naks, now)
             if lead > s.lead and lead - s.next < self._max_window:
                 # The source has sent data we never saw: NAK it (RFC 3208 §6.3).
                 self._naks.open_gap(s, s.lead + 1, lead + 1, now)
@@ -472,14 +471,6 @@ class Receiver:
         self._deliver(s)
         if not s.ended:
             self._settle(s)
-
-    def _open_join_gap(self, s: Session, now: float) -> None:
-        """The first SPM of a session joined late on data: NAK back to the join point (.join)."""
-        hi, s.join_gap = s.join_gap, None
-        if hi is not None and s.next < hi:
-            self._naks.open_gap(s, s.next, hi, now)
-            for q in [q for q in s.buf if q in s.naks]:  # repairs heard meanwhile
-                self._naks.apply(s, q, NakInput.DATA, now)
 
     @staticmethod
     def _listed(pkt: wire.NCF | wire.NAK) -> list[int]:
@@ -564,23 +555,7 @@ class Receiver:
     ) -> None:
         """The session's first packet sets its window (RFC 3208 §6.1) at ``heard``, or lower
         at the source's OPT_JOIN_MIN ``join`` (wire; .join); announce where it joined."""
-        join_min = None if join is None else s.unwrap(join)
-        first = join_point(heard, join_min, trail, self.config)
-        s.start(first, trail, ended)
-        s.join_min = join_min
-        s.syn = syn = syn and first == heard
-        s.missed = missed = missed_range(first, trail, syn)
-        self._events.append(
-            SessionStarted(
-                s.tsi,
-                s.source,
-                first & SQN_MASK,
-                ended,
-                syn,
-                None if missed is None else (missed[0] & SQN_MASK, missed[1] & SQN_MASK),
-                join,
-            )
-        )
+        self._events.append(start_session(s, heard, trail, ended, join, syn, self.config))
 
     def _push_expiry(self, s: Session) -> None:
         heapq.heappush(self._expiry, (s.last_heard + self.config.peer_expiry, next(self._seq), s))
