@@ -6,7 +6,8 @@ the application (``pgm -v`` installs one; :func:`logging.basicConfig` is enough 
 warnings of an application that configured no logging.  Levels:
 
 * WARNING — a socket buffer smaller than asked for (high rates will drop), unrecoverable loss
-  (the lost sequence range and session), a session aborted by its source (OPT_RST) or expired;
+  (the lost sequence range and session), a session joined after its start (what came before
+  is never delivered), a session aborted by its source (OPT_RST) or expired;
 * INFO — a session started or ended, a source opened or closed;
 * DEBUG — nothing on the per-packet path (the hot paths never format a message).
 
@@ -54,6 +55,13 @@ def log_receiver_events(group: object, port: int, events: Sequence[Any]) -> None
             )
         elif t is SessionStarted:
             log.info("session %s from %s started on %s port %d", e.tsi, e.source, group, port)
+            if e.missed is not None:  # a late join: what came before is never delivered
+                log.warning(
+                    "session %s: joined at sequence %d; %d..%d not received",
+                    e.tsi,
+                    e.first_sqn,
+                    *e.missed,
+                )
         elif t is SessionEnded:
             level = logging.INFO if e.reason == "fin" else logging.WARNING
             log.log(level, "session %s on %s port %d ended: %s", e.tsi, group, port, e.reason)

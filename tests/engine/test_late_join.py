@@ -258,3 +258,16 @@ def test_late_join_config_range() -> None:
     src = Source(SourceConfig(late_join=10), group=GROUP4, nla="10.0.0.1")
     plain = Source(SourceConfig(), group=GROUP4, nla="10.0.0.1")
     assert src.max_tsdu == plain.max_tsdu - 16  # OPT_LENGTH + OPT_JOIN + OPT_SYN
+
+
+def test_io_log_warns_of_a_late_start(caplog: pytest.LogCaptureFixture) -> None:
+    """The I/O layer's log says a session was joined late (pgm.io.log), like any loss."""
+    from pgm.io.log import log_receiver_events
+    from pgm.wire import TSI
+
+    tsi = TSI(b"\x01" * 6, 40000)
+    ev = SessionStarted(tsi, wire.as_nla("10.0.0.1"), 687, False, False, (0, 686), None)
+    with caplog.at_level("INFO", logger="pgm.io"):
+        log_receiver_events(GROUP4, 7500, [ev, SessionStarted(tsi, wire.as_nla("10.0.0.1"))])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"session {tsi}: joined at sequence 687; 0..686 not received"]
