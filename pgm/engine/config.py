@@ -30,6 +30,11 @@ OPT_SYN_SIZE = 4
 #: Largest ``SourceConfig.late_join``: Windows' RM_LATEJOIN accepts 0-75 percent.
 MAX_LATE_JOIN = 75
 
+#: Memory the receiver counts per held data packet besides its payload, and per NAK record
+#: (docs/security.md): the engine's own accounting (``Receiver.held_bytes``), not RSS.
+HELD_PACKET_OVERHEAD = 160
+NAK_RECORD_OVERHEAD = 200
+
 #: OpenPGM's heartbeat SPM schedule after data (docs/protocol.md §12): 100 ms ×4, 1.3, 7, 16,
 #: 25, 30 s.
 OPENPGM_HEARTBEATS = (0.1, 0.1, 0.1, 0.1, 1.3, 7.0, 16.0, 25.0, 30.0)
@@ -119,6 +124,17 @@ class SourceConfig:
     (``naks_below_join_min``); each message then has 16 bytes less room (docs/engine.md)."""
     trace_events: bool = False
     """Also emit research events (NakReceived, RepairSent)."""
+    repair_share: float = 0.5
+    """Hostile peers (docs/security.md): while new data waits to go, RDATA may take at most this
+    share of ``rate_bps``, so ODATA keeps ``1 - repair_share`` however many NAKs arrive."""
+    ncf_share: float = 0.05
+    """NCFs have their own budget, this share of ``rate_bps`` (RFC 3208 §5.2: rate-limit NCFs);
+    confirmations waiting for it are merged into NCF lists."""
+    naker_share: float = 0.5
+    """One NAKer (source address) may have at most this share of the repair budget
+    (``repair_share`` of the rate, 1 s of burst): NAKs beyond it are refused and counted."""
+    max_nakers: int = 1024
+    """Cap on NAKers tracked for ``naker_share`` (least recently heard forgotten first)."""
     fec_group_size: int = 0
     """FEC (RFC 3208 Appendix A, docs/fec.md): transmission-group size k, a power of two in
     2..128 (RM_FEC_INFO.FECGroupSize); 0 = no FEC."""
@@ -156,6 +172,11 @@ class SourceConfig:
         _positive("max_repair_queue", self.max_repair_queue)
         if not 0 <= self.late_join <= MAX_LATE_JOIN:
             raise ConfigError(f"late_join must be in [0, {MAX_LATE_JOIN}] percent")
+        for name in ("repair_share", "ncf_share", "naker_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], not {getattr(self, name)!r}")
+        if self.max_nakers < 1:
+            raise ConfigError("max_nakers must be >= 1")
 
     @property
     def header_overhead(self) -> int:
@@ -252,6 +273,26 @@ class ReceiverConfig:
     packet heard, as without OPT_JOIN), N = at most N sequence numbers before it."""
     trace_events: bool = False
     """Also emit research events (NakSent, NcfReceived)."""
+    fin_confirm: float = 0.5
+    """Hostile peers (docs/security.md): a FIN ends the session only after this long without
+    contradiction (data beyond it, or a newer SPM without FIN), the source asked by an SPMR."""
+    lead_jump_sqns: int = 256
+    """The leading edge may jump at least this far ahead of delivery (see ``lead_jump_secs``);
+    packets claiming more are suspect: counted, dropped, no loss declared."""
+    lead_jump_secs: float = 2.0
+    """... or this many seconds of the session's peak packet rate, whichever is more."""
+    lead_rate_floor: float = 100.0
+    """The plausible edge grows by this many sequence numbers per second (plus twice the peak
+    rate) while delivery does not move: an outage is caught up with, a forged jump is not."""
+    max_spm_sqn_jump: int = 256
+    """SPMs further ahead than this in SPM sequence are suspect; three consecutive SPMs behind
+    the believed sequence resynchronise it (the believed one was forged)."""
+    path_nla_damping: float = 60.0
+    """A new SPM path NLA (where NAKs go) is adopted only once no SPM with the current one has
+    been heard for this long (RFC 3208 §10: damp path NLA changes)."""
+    max_total_bytes: int = 256 * 1024 * 1024
+    """Memory budget of all sessions together: held data, per packet overhead and NAK records
+    (``Receiver.held_bytes``); beyond it a session over its fair share is refused more."""
 
     def __post_init__(self) -> None:
         for name in ("nak_bo_ivl", "nak_rpt_ivl", "nak_rdata_ivl", "spmr_bo_ivl", "peer_expiry"):
@@ -273,3 +314,10 @@ class ReceiverConfig:
             raise ConfigError("max_window_sqns must be below 2**31 (RFC 3208 §6)")
         if self.join_history is not None and self.join_history < 0:
             raise ConfigError(f"join_history must be None or >= 0, not {self.join_history!r}")
+        for name in ("fin_confirm", "lead_jump_secs", "path_nla_damping"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, not {getattr(self, name)!r}")
+        for name in ("lead_jump_sqns", "max_spm_sqn_jump", "max_total_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)!r}")
+        _positive("lead_rate_floor", self.lead_rate_floor)

@@ -113,6 +113,7 @@ def test_ended_session_keeps_a_frozen_summary() -> None:
 def test_session_that_had_ended_when_first_heard() -> None:
     r = _rx()
     r.receive(_spm(lead=41, sqn=7, trail=30, fin=True), SRC, 0.0, GROUP)
+    r.handle_timer(r.config.fin_confirm)  # a FIN stands its confirmation time (security.md)
     evs = r.take_events()
     started = [e for e in evs if isinstance(e, SessionStarted)]
     assert started[0].ended_when_heard and started[0].first_sqn == 42

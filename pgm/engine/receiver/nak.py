@@ -171,7 +171,7 @@ _GIVE_UP_REASON = {
 class NakRecord:
     """One missing sequence number in BACK_OFF, WAIT_NCF or WAIT_DATA."""
 
-    __slots__ = ("data_retries", "deadline", "ncf_retries", "state", "timer")
+    __slots__ = ("data_retries", "deadline", "ncf_retries", "peer_naks", "state", "timer")
 
     def __init__(self, state: NakState, deadline: float, timer: NakTimer) -> None:
         self.state = state
@@ -179,6 +179,7 @@ class NakRecord:
         self.timer = timer
         self.ncf_retries = 0
         self.data_retries = 0
+        self.peer_naks = 0  # peer NAKs that suppressed ours (bounded: .guard)
 
 
 class NakMachine:

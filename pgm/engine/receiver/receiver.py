@@ -52,7 +52,7 @@ from ... import wire
 from ...wire import NLA, TSI, as_nla
 from ...wire.sqn import SQN_MASK, sqn_unwrap
 from ..api import Outgoing
-from ..config import ReceiverConfig
+from ..config import HELD_PACKET_OVERHEAD, NAK_RECORD_OVERHEAD, ReceiverConfig
 from ..errors import ConfigError
 from ..events import (
     EndReason,
@@ -65,6 +65,7 @@ from ..events import (
 )
 from .delivery import Held, deliver
 from .fec import ReceiverFec
+from .guard import Guard, session_bytes
 from .join import open_join_gap, read_options, start_session
 from .nak import NakInput, NakMachine, NakRecord, NakState, NakTimer
 from .session import Session
@@ -115,6 +116,7 @@ class Receiver:
         self._now = now
         self._naks = NakMachine(self.config, self.rng)
         self._fec = ReceiverFec(self)  # FEC (docs/fec.md)
+        self._guard = Guard(self.config)  # what is believed of unauthenticated sources
         self._max_window = self.config.max_window_sqns
         self._verify = self.config.verify_checksum
         self._dst_ok: object = self.group
@@ -131,6 +133,12 @@ class Receiver:
         if s is None:
             return None
         return s.info(self._now if now is None else now)
+
+    def held_bytes(self) -> int:
+        """Memory held for all live sessions by the engine's own accounting: payload held,
+        ``HELD_PACKET_OVERHEAD`` per held packet, ``NAK_RECORD_OVERHEAD`` per NAK record
+        (capped by ``max_total_bytes``, docs/security.md)."""
+        return sum(session_bytes(s) for s in self.sessions.values())
 
     def next_event(self) -> Event | None:
         """The next event for the application, or None."""
@@ -236,6 +244,10 @@ class Receiver:
                 self.stats.malformed_packets += 1
                 continue
             if datagram[2:4] != dport_b:
+                if flags & _PARITY and not any(datagram[0:4]):
+                    # OpenPGM accommodation: its parity packets carry no ports (docs/fec.md).
+                    self._fec.portless(datagram, tbyte, flags, sqn32, opts, payload, now)
+                    continue
                 self.stats.wrong_port += 1
                 continue
             key = (datagram[8:14], datagram[0] << 8 | datagram[1])
@@ -248,6 +260,9 @@ class Receiver:
                     self._drop_parity(s, now)
                 continue
             if s is None:
+                if (sqn32 - trail32) & SQN_MASK >= 0x7FFFFFFF:
+                    self.stats.suspect_packets += 1  # TRAIL ahead of SQN (OpenPGM drops it)
+                    continue
                 s = self._session(TSI(*key), src, now, create=True)
                 if s is None:
                     continue
@@ -264,6 +279,8 @@ class Receiver:
             if trail32 != s.trail & SQN_MASK:
                 trail = sqn_unwrap(trail32, ref)
                 if trail > s.trail:
+                    if not self._guard.trail_ok(s, sqn_unwrap(sqn32, ref), trail, now):
+                        continue  # TRAIL ahead of SQN or of the plausible edge (.guard)
                     self._advance_trail(s, trail, now)
                     if s.ended:
                         continue
@@ -284,8 +301,8 @@ class Receiver:
                 st.data_bytes_received += len(payload)
                 st.apdus_delivered += 1
                 append(make(s.tsi, payload, sqn32))
-                if s.fin is not None and ref + 1 >= s.fin:
-                    self._end(s, EndReason.FIN, now)
+                if s.fin is not None:
+                    self._fin_progress(s, ref + 1, now)
                 continue
             self._on_data(s, sqn_unwrap(sqn32, ref), tbyte == _RDATA, opts, payload, now)
 
@@ -335,6 +352,9 @@ class Receiver:
         if sqn - s.next >= self._max_window:
             st.out_of_window += 1
             return
+        guard = self._guard
+        if sqn > s.lead + 1 and not guard.lead_ok(s, sqn, now):
+            return  # one packet may not open a gap the source never showed (.guard)
         frag: wire.OptFragment | None = None
         fin = False
         for o in opts:
@@ -349,14 +369,21 @@ class Receiver:
         n = len(data)
         if frag is not None:
             first = s.unwrap(frag.first_sqn)
+            if not guard.fragment_ok(s, sqn, first, frag, n):
+                return
+            if frag.apdu_length > self.config.max_apdu:
+                data, n = b"", 0  # kept as a marker only: delivery reports the message lost
             rx = Held(data, first, frag.offset, frag.apdu_length)
             head_apdu = first == s.next
         else:
             rx = Held(data, -1, 0, n)
             head_apdu = sqn == s.next
-        if not head_apdu and s.buf_bytes + n > self.config.max_buffer_bytes:
-            st.buffer_drops += 1
+        gap = min(sqn - s.lead - 1, self.config.max_pending_naks) if sqn > s.lead + 1 else 0
+        need = n + HELD_PACKET_OVERHEAD + gap * NAK_RECORD_OVERHEAD
+        if not guard.room(s, need, head_apdu, self.sessions):  # type: ignore[arg-type]
             return
+        if s.fin is not None and sqn > s.fin:
+            guard.fin_contradicted(s)  # the source sent on after its "FIN"
         if sqn > s.lead:
             if sqn > s.lead + 1:
                 self._naks.open_gap(s, s.lead + 1, sqn, now)
@@ -367,8 +394,8 @@ class Receiver:
             st.rdata_packets_received += 1
         else:
             st.odata_packets_received += 1
-        if fin:
-            s.fin = sqn
+        if fin and guard.fin(s, sqn, None, now):
+            self._send_spmr(s)  # ask the source whether it really finished
         s.sample_window()
         s.buf[sqn] = rx
         s.buf_bytes += n
@@ -424,15 +451,13 @@ class Receiver:
 
     def _on_spm(self, s: Session, spm: wire.SPM, size: int, now: float) -> None:
         st = s.stats
-        if s.have_spm and not wire.sqn_gt(spm.spm_sqn, s.spm_sqn):
-            # RFC 3208 §6.2: SPMs out of sequence are discarded.
-            st.spms_out_of_sequence += 1
+        if not self._spm_plausible(s, spm, now):
             return
         st.spms_received += 1
         st.total_bytes_received += size
         s.have_spm = True
         s.spm_sqn = spm.spm_sqn
-        s.nak_dst = spm.path_nla
+        self._guard.path_nla(s, spm.path_nla, now)  # damped (RFC 3208 §10)
         s.spmr_at = None
         rst = fin = False
         for o in spm.options:
@@ -458,7 +483,7 @@ class Receiver:
                 return
             if s.join_gap is not None:
                 open_join_gap(s, self._naks, now)
-            if lead > s.lead and lead - s.next < self._max_window:
+            if lead > s.lead and lead - s.next < self._max_window and self._gap_room(s, lead):
                 # The source has sent data we never saw: NAK it (RFC 3208 §6.3).
                 self._naks.open_gap(s, s.lead + 1, lead + 1, now)
                 s.lead = lead
@@ -467,9 +492,49 @@ class Receiver:
             self._end(s, EndReason.RST, now)
             return
         if fin:
-            s.fin = s.lead if s.started else lead
+            if self._guard.fin(s, max(s.lead, lead), spm.spm_sqn, now):
+                self._send_spmr(s)  # ask the source whether it really finished
+        elif s.fin is not None:
+            self._guard.fin_contradicted(s)  # a newer SPM without FIN: the source goes on
         self._deliver(s)
         if not s.ended:
+            self._settle(s)
+
+    def _spm_plausible(self, s: Session, spm: wire.SPM, now: float) -> bool:
+        """RFC 3208 §6.2: SPMs out of sequence are discarded; so are SPMs whose sequence or
+        edges the source has not shown plausible (.guard), counted suspect."""
+        guard = self._guard
+        if s.have_spm and not guard.spm_sqn_ok(s, spm.spm_sqn):
+            return False
+        if ((spm.spm_lead + 1 - spm.spm_trail) & SQN_MASK) >= 0x7FFFFFFF:
+            s.stats.suspect_packets += 1  # trail beyond lead + 1
+            return False
+        if s.started:
+            lead = s.unwrap(spm.spm_lead)
+            if lead > s.lead + 1 and not guard.lead_ok(s, lead, now):
+                return False
+        return True
+
+    def _gap_room(self, s: Session, upto: int) -> bool:
+        """May NAK records for (lead, upto] be made (the memory budget, .guard)?"""
+        gap = min(upto - s.lead, self.config.max_pending_naks)
+        return self._guard.room(s, gap * NAK_RECORD_OVERHEAD, False, self.sessions)  # type: ignore[arg-type]
+
+    def _fin_progress(self, s: Session, sqn: int, now: float) -> None:
+        """In-order data at ``sqn`` of a session with a FIN: beyond it the FIN was false
+        (.guard); at it the session may end."""
+        if s.fin is not None and sqn > s.fin:
+            self._guard.fin_contradicted(s)
+        elif s.fin is not None and s.next > s.fin:
+            self._fin_reached(s, now)
+
+    def _fin_reached(self, s: Session, now: float) -> None:
+        """Everything up to the FIN is done: end once the FIN is confirmed (``fin_confirm``
+        without contradiction, .guard), else wait for that timer."""
+        if s.fin_at is None or now >= s.fin_at:
+            s.fin_at = None
+            self._end(s, EndReason.FIN, now)
+        else:
             self._settle(s)
 
     @staticmethod
@@ -496,7 +561,7 @@ class Receiver:
             if sqn < s.next or sqn in s.buf:
                 continue  # RFC 3208 §6.3: NCFs for received or passed data are ignored
             if sqn > s.lead:
-                if sqn - s.next >= self._max_window:
+                if sqn - s.next >= self._max_window or not self._guard.lead_ok(s, sqn, now):
                     continue
                 # An NCF beyond the lead extends the window (OpenPGM).
                 if sqn > s.lead + 1:
@@ -510,8 +575,11 @@ class Receiver:
     def _on_peer_nak(self, s: Session, nak_pkt: wire.NAK, now: float) -> None:
         if nak_pkt.parity or not s.started:
             return
+        ok = self._guard.peer_nak_ok  # suppression is bounded (.guard)
         for s32 in self._listed(nak_pkt):
-            self._naks.apply(s, s.unwrap(s32), NakInput.PEER_NAK, now)
+            sqn = s.unwrap(s32)
+            if ok(s, sqn):
+                self._naks.apply(s, sqn, NakInput.PEER_NAK, now)
         self._settle(s)
 
     # -- sessions -----------------------------------------------------------------------------
@@ -521,8 +589,10 @@ class Receiver:
         if now >= self._rate_tick:
             # About once a second: close each session's rate interval (read-only statistics).
             self._rate_tick = now + 1.0
+            tick = self._guard.tick
             for s in self.sessions.values():
                 s.sample_rate(now)
+                tick(s, now)
 
     def _session(self, tsi: TSI, src: NLA, now: float, create: bool) -> Session | None:
         s = self.sessions.get(tsi)
@@ -608,6 +678,10 @@ class Receiver:
             else:
                 self._send_spmr(s)
                 s.spmr_at = now + self._spmr_retry()
+        if s.fin_at is not None and s.fin_at <= now:
+            s.fin_at = None  # the FIN stood its confirmation time (.guard)
+            if s.fin is not None and s.next > s.fin:
+                self._end(s, EndReason.FIN, now)
 
     def _send_naks(self, s: Session) -> None:
         """NAK (lists) for the numbers the rows queued, at most 1 + 62 per packet (§9.2)."""
@@ -664,4 +738,4 @@ class Receiver:
         """Deliver what is contiguous (:func:`.delivery.deliver`); end the session once its FIN
         is reached."""
         if deliver(s, self._events, self.config.max_apdu) and not s.ended and not final:
-            self._end(s, EndReason.FIN, self._now)
+            self._fin_reached(s, self._now)

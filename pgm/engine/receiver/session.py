@@ -28,6 +28,7 @@ from ...wire import NLA, TSI
 from ...wire.sqn import SQN_MASK, sqn_unwrap
 from ..events import EndReason, LossReason
 from .delivery import Held
+from .guard import SessionGuard
 from .nak import NakMachine, NakRecord, NakState
 from .stats import SessionInfo, SessionStats
 
@@ -88,6 +89,8 @@ class Session:
         self.join_gap: int | None = None  # joined on data: NAK [next, join_gap) at the 1st SPM
         self.end_reason: EndReason | None = None
         self.ended_at = now
+        self.guard = SessionGuard(now)  # what is believed of the source (.guard)
+        self.fin_at: float | None = None  # a FIN ends the session no sooner (.guard)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -263,6 +266,7 @@ class Session:
             self.wait_ncf[0][0] if self.wait_ncf else None,
             self.wait_data[0][0] if self.wait_data else None,
             self.spmr_at,
+            self.fin_at,
         ):
             if cand is not None and (t is None or cand < t):
                 t = cand

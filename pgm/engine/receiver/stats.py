@@ -78,6 +78,19 @@ class SessionStats:
     """Data packets rebuilt from parity (also counted in ``rdata_packets_received``)."""
     parity_decode_failures: int = 0
     """Groups whose parity could not be used (lengths that do not fit, bad parameters)."""
+    suspect_packets: int = 0
+    """Packets not believed (docs/security.md): a leading edge, trail or SPM sequence beyond
+    what the source has shown plausible; dropped, never a reason to declare loss."""
+    suspect_fins: int = 0
+    """FINs not believed: below the known leading edge, or contradicted by the source."""
+    path_nla_changes_damped: int = 0
+    """SPMs naming a new path NLA not (yet) adopted (RFC 3208 §10)."""
+    peer_naks_ignored: int = 0
+    """Other receivers' NAKs that no longer suppress ours (suppression is bounded)."""
+    bad_fragments: int = 0
+    """Fragments failing the checks on arrival (start after them, length too small)."""
+    memory_drops: int = 0
+    """Data refused by the receivers' memory budget (``max_total_bytes``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +186,8 @@ class ReceiverStats:
     """Sessions created."""
     sessions_ended: int = 0
     """Sessions ended (FIN, RST or expiry)."""
+    suspect_packets: int = 0
+    """Packets of no known session not believed (docs/security.md), e.g. TRAIL ahead of SQN."""
     parity_packets_ignored: int = 0
     """ODATA/RDATA with the PARITY flag (FEC repair packets) dropped: of sessions not heard, not
     started or without FEC advertised (a parity packet is never data)."""
