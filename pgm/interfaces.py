@@ -9,7 +9,8 @@ The probes answer questions before a command commits to a plan, without raising:
 
 * :func:`raw_sockets_permitted` — may this process open a raw IP protocol 113 socket (root or
   CAP_NET_RAW)?  Used to choose between raw IP and UDP encapsulation.
-* :func:`interface_flags` — the Linux interface flags (up, loopback, multicast) from ``/sys``.
+* :func:`interface_flags` — the Linux interface flags (up, loopback, multicast) from ``/sys``;
+  :func:`interface_mtu` its MTU.
 * :func:`local_multicast_candidates` — interfaces that may carry multicast back to this host,
   best first; :func:`probe_multicast` then proves one does by looping a TTL 0 datagram back.
 """
@@ -33,6 +34,7 @@ __all__ = [
     "Interface",
     "InterfaceError",
     "interface_flags",
+    "interface_mtu",
     "list_interfaces",
     "local_multicast_candidates",
     "probe_multicast",
@@ -160,6 +162,15 @@ def interface_flags(name: str) -> int | None:
     try:
         with open(f"/sys/class/net/{name}/flags") as f:
             return int(f.read().strip(), 16)
+    except (OSError, ValueError):
+        return None
+
+
+def interface_mtu(name: str) -> int | None:
+    """The interface's MTU from Linux's /sys (None where unavailable)."""
+    try:
+        with open(f"/sys/class/net/{name}/mtu") as f:
+            return int(f.read().strip())
     except (OSError, ValueError):
         return None
 

@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from . import decode, demo, dump, recv, send
+from . import decode, demo, doctor, dump, ifaces, recv, send
 from .args import apply_endpoint, arg, endpoint, port
 
 __all__ = ["build_parser", "parse_args"]
@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     recv.add_parser(sub, group_t, port_t)
     demo.add_parser(sub, port_t)
     dump.add_parser(sub)
+    ifaces.add_parser(sub)
+    doctor.add_parser(sub)
     p.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE)
     for cmd in sub.choices.values():  # also after the command: pgm recv ... -v
         cmd.add_argument(
