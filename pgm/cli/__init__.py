@@ -9,6 +9,11 @@
   in order, to ``--out`` (default standard output).
 * ``pgm demo`` — a source and three receivers on this machine, with simulated loss, checking
   that every receiver got the data intact.
+* ``pgm ifaces`` — the interfaces ``--iface`` can name; ``pgm doctor`` — checks this host for
+  PGM and says what to fix.
+
+GROUP may also be OpenPGM's ``eth0;239.192.0.1`` or ZeroMQ's ``epgm://eth0;239.192.0.1:7500``;
+``recv --keep-going`` follows every session until stopped; ``--zmq`` speaks ZeroMQ's framing.
 * ``pgm dump`` — print every PGM packet captured live (or read from a pcap) on one line, then
   a per-session summary; its exit statuses are in :mod:`pgm.cli.dump`.
 
