@@ -37,6 +37,11 @@ disable with ``trace=False``) so tests can state exact expectations:
 ``net.sent(by=receiver, type="NAK")``.
 
 The per-datagram path never parses packets; only ``drop`` predicates and :meth:`Network.sent` do.
+Copies of one datagram that arrive at the same time (a multicast over links with the same delay
+and no jitter) share one queue entry, a *fan-out*: it is delivered node by node in recipient
+order, exactly as separate entries with consecutive sequence numbers would be (each delivery
+still counts as one event for ``stop``, ``max_events`` and :meth:`Network.step`), but a
+multicast to a thousand receivers costs one heap push instead of a thousand.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ _DELIVER = 0  # (t, seq, _DELIVER, node, data, src_addr, dst_addr)
 _TIMER = 1  # (t, seq, _TIMER, node)
 _POKE = 2  # (t, seq, _POKE, node)
 _CALL = 3  # (t, seq, _CALL, fn)
+_FANOUT = 4  # (t, seq, _FANOUT, [node, ...], data, src_addr, dst_addr): copies arriving at once
 
 
 @runtime_checkable
@@ -417,6 +423,7 @@ class Network:
             queue = self._queue
             push = heapq.heappush
             verdicts: dict[int, bool] | None = None
+            arrivals: dict[float, list[Node[Any]]] = {}
             for target in targets:
                 if links:
                     link = (
@@ -455,11 +462,21 @@ class Network:
                     when = now + link.delay
                     if link.jitter:
                         when += rng.random() * link.jitter
-                    seq = self._seq
-                    self._seq = seq + 1
-                    push(queue, (when, seq, _DELIVER, target, data, node.address, dst))
+                    batch = arrivals.get(when)
+                    if batch is None:
+                        arrivals[when] = [target]
+                    else:
+                        batch.append(target)
                     if tracing:
                         delivered.append(target.name)
+            src_addr = node.address
+            for when, batch in arrivals.items():
+                seq = self._seq
+                self._seq = seq + 1
+                if len(batch) == 1:
+                    push(queue, (when, seq, _DELIVER, batch[0], data, src_addr, dst))
+                else:
+                    push(queue, (when, seq, _FANOUT, batch, data, src_addr, dst))
         if tracing:
             trace = self.trace
             if len(trace) == self.trace_limit:
@@ -470,15 +487,10 @@ class Network:
         """Run one popped event; ``False`` if it was a superseded wake-up (nothing done)."""
         kind = ev[2]
         if kind == _DELIVER:
-            node = ev[3]
-            if not node._alive:
-                return False
-            self.now = ev[0]
-            node.received += 1
-            self.stats.delivered += 1
-            node.driver.feed_one(ev[4], ev[5], ev[6], self.now)
-            self._service(node)
-        elif kind == _TIMER:
+            return self._arrive(ev[3], ev)
+        if kind == _FANOUT:
+            return self._fan_out(ev, None) > 0
+        if kind == _TIMER:
             node = ev[3]
             if ev[1] != node._timer_seq or not node._alive:
                 return False  # superseded by an earlier wake-up, or node removed
@@ -498,6 +510,39 @@ class Network:
             ev[3]()
         self.stats.events += 1
         return True
+
+    def _arrive(self, node: Node[Any], ev: tuple[Any, ...]) -> bool:
+        """Deliver the datagram of delivery or fan-out entry ``ev`` to ``node``."""
+        if not node._alive:
+            return False
+        now = self.now = ev[0]
+        node.received += 1
+        stats = self.stats
+        stats.delivered += 1
+        node.driver.feed_one(ev[4], ev[5], ev[6], now)
+        self._service(node)
+        stats.events += 1
+        return True
+
+    def _fan_out(self, ev: tuple[Any, ...], budget: Callable[[], bool] | None) -> int:
+        """Deliver fan-out ``ev`` node by node; the number of deliveries made.
+
+        ``budget()`` is asked after each delivery (the ``stop`` condition, the event cap, one
+        :meth:`step`); when it says stop, the nodes left are queued again under the entry's own
+        time and sequence number, so they still come first, in order.  ``None`` = one delivery.
+        """
+        batch: list[Node[Any]] = ev[3]
+        arrive = self._arrive
+        done = 0
+        for i, node in enumerate(batch):
+            if not arrive(node, ev):
+                continue
+            done += 1
+            if budget is None or budget():
+                if i + 1 < len(batch):
+                    heapq.heappush(self._queue, (*ev[:3], batch[i + 1 :], *ev[4:]))
+                break
+        return done
 
     # -- running -------------------------------------------------------------------------------
     def run(
@@ -532,6 +577,19 @@ class Network:
                     f"(now={self.now:.6f}s, until={until}, {len(queue)} events queued); "
                     "a timer or packet loop? pass until=/stop= or raise max_events"
                 )
+            if ev[2] == _FANOUT:
+                stopped = False
+
+                def budget() -> bool:
+                    nonlocal count, stopped
+                    count += 1
+                    stopped = stop is not None and stop()
+                    return stopped or count >= max_events
+
+                self._fan_out(ev, budget)
+                if stopped:
+                    return
+                continue
             if not process(ev):
                 continue
             count += 1
