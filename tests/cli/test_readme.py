@@ -39,3 +39,24 @@ def test_license_file_and_project_urls() -> None:
     assert re.search(r'^license = \{ text = "MIT" \}', toml, re.M)
     urls = toml.split("[project.urls]\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert urls and all(re.fullmatch(r'.+ = "https://\S+"', u) for u in urls)
+
+
+def test_cli_md_synopsis_names_every_flag_of_every_command() -> None:
+    import argparse
+
+    from pgm.cli import build_parser
+
+    doc = (ROOT / "docs" / "cli.md").read_text()
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `pgm (\w+) .*$", doc, re.M)}
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, parser in sub.choices.items():
+        row = rows.get(name)
+        if row is None:
+            missing.append(f"pgm {name}: no synopsis row")
+            continue
+        for action in parser._actions:
+            flags = [o for o in action.option_strings if o not in ("-h", "--help")]
+            if flags and not any(re.search(rf"\[{re.escape(f)}\b", row) for f in flags):
+                missing.append(f"pgm {name} {flags[0]}")
+    assert not missing, missing
