@@ -4,10 +4,11 @@ Theory of operation
 -------------------
 A :class:`Link` is an immutable, validated description of one directed path between two nodes
 (or the default for all of them): random ``loss``, ``delay`` plus uniform ``jitter``,
-``duplicate`` copies, a partition (``up=False``) and an optional scripted ``drop`` predicate.
+``duplicate`` copies, reordering (a copy held back by ``reorder_delay`` with probability
+``reorder``), a partition (``up=False``) and an optional scripted ``drop`` predicate.
 The network (:mod:`pgm.sim.network`) looks the link up per copy and applies, in order: link
-down -> scripted ``drop`` -> random loss -> duplication -> delay and jitter.  Every random draw
-comes from the network's seeded RNG, so a run is reproducible.
+down -> scripted ``drop`` -> random loss -> duplication -> delay, jitter and reordering.  Every
+random draw comes from the network's seeded RNG, so a run is reproducible.
 
 A drop predicate is a plain function of the packet bytes returning True to drop.  The factories
 here (:func:`drop_sqns`, :func:`drop_types`, :func:`drop_all`) read only the PGM type byte
@@ -51,6 +52,10 @@ class Link:
     """Extra delay drawn uniformly from ``[0, jitter)`` per copy; reorders packets."""
     duplicate: float = 0.0
     """Probability that a delivered datagram arrives twice (each copy gets its own jitter)."""
+    reorder: float = 0.0
+    """Probability that a copy is held back by a further ``reorder_delay`` (reordering)."""
+    reorder_delay: float = 0.0
+    """Extra delay, seconds, of a copy held back by ``reorder``."""
     drop: DropPredicate | None = None
     """Scripted drop rule on the packet bytes (see :func:`drop_sqns`); once per datagram."""
     up: bool = True
@@ -59,7 +64,13 @@ class Link:
     def __post_init__(self) -> None:
         _check_probability("loss", self.loss)
         _check_probability("duplicate", self.duplicate)
-        for name, value in (("delay", self.delay), ("jitter", self.jitter)):
+        _check_probability("reorder", self.reorder)
+        delays = (
+            ("delay", self.delay),
+            ("jitter", self.jitter),
+            ("reorder_delay", self.reorder_delay),
+        )
+        for name, value in delays:
             if not (value >= 0.0 and math.isfinite(value)):
                 raise ValueError(f"Link.{name} must be a finite number >= 0, not {value!r}")
 

@@ -27,10 +27,11 @@ kick scheduled by :meth:`Network.add_node` — the network *services* it:
 Link conditions (:class:`~pgm.sim.links.Link`) apply per directed pair of nodes, with wildcards
 and a default.  For each copy of a datagram the order is: link down → scripted ``drop``
 predicate → random loss → duplication (one extra copy) → ``delay`` plus uniform
-``[0, jitter)`` per copy.  The ``drop`` predicate is evaluated **once per datagram per Link
-object**: a Link shared by several receivers (e.g. the default link) drops a multicast for all
-of them at once — like loss at the sender's egress — while a per-receiver Link drops just that
-receiver's copy.  Random loss and duplication are drawn per copy (independent per receiver).
+``[0, jitter)`` per copy, plus ``reorder_delay`` for a copy held back (probability
+``reorder``).  The ``drop`` predicate is evaluated **once per datagram per Link object**: a
+Link shared by several receivers (e.g. the default link) drops a multicast for all of them at
+once — like loss at the sender's egress — while a per-receiver Link drops just that receiver's
+copy.  Random loss and duplication are drawn per copy (independent per receiver).
 
 Every datagram sent is recorded in :attr:`Network.trace` (:mod:`pgm.sim.trace`; bounded,
 disable with ``trace=False``) so tests can state exact expectations:
@@ -462,6 +463,8 @@ class Network:
                     when = now + link.delay
                     if link.jitter:
                         when += rng.random() * link.jitter
+                    if link.reorder and rng.random() < link.reorder:
+                        when += link.reorder_delay
                     batch = arrivals.get(when)
                     if batch is None:
                         arrivals[when] = [target]

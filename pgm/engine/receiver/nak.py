@@ -211,6 +211,8 @@ class NakMachine:
         rec = s.naks.get(sqn)
         state = rec.state if rec is not None else self.state_of(s, sqn)
         action, nxt, timer = NAK_TRANSITIONS[state, inp]
+        if state is NakState.BACK_OFF and (inp is NakInput.NCF or inp is NakInput.PEER_NAK):
+            s.stats.naks_suppressed += 1  # suppression (§6.3): someone else asked first
         if action is NakAction.SEND_NAK:
             if s.nak_dst is not None:
                 s.nak_queue.append(sqn)

@@ -43,6 +43,9 @@ class SessionStats:
     """Parity requests sent, one per transmission group named (RM: TotalParityNaksSent)."""
     nak_packets_sent: int = 0
     """NAK packets sent."""
+    naks_suppressed: int = 0
+    """Sequence numbers whose NAK back-off an NCF or another receiver's NAK ended before this
+    receiver NAKed them (NAK suppression, RFC 3208 §6.3)."""
     ncfs_received: int = 0
     """NCF packets heard for this session."""
     spms_received: int = 0
