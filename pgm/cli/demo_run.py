@@ -45,7 +45,8 @@ _DEAD_GRACE = 2.0  # seconds a dead process's last messages get to arrive
 
 def demo_data(size: int, seed: int) -> bytes:
     """The demo's data: ``size`` random bytes from ``seed``."""
-    return random.Random(seed).randbytes(size)
+    rng, chunk = random.Random(seed), 1 << 26  # randbytes of 256 MiB and more overflows
+    return b"".join(rng.randbytes(min(chunk, size - i)) for i in range(0, size, chunk))
 
 
 @dataclass(frozen=True)
@@ -360,8 +361,10 @@ class _Supervisor:
 
     def _end(self) -> None:
         self.all_done.set()
+        # interrupted (SIGTERM reaches only this process, Ctrl-C the whole group): stop at once
+        grace = 3.0 if self.out.status == EXIT_OK else 0.0
         for p in [*self.rx_procs, *([self.tx_proc] if self.tx_proc else [])]:
-            p.join(timeout=3)
+            p.join(timeout=grace)
             if p.is_alive():
                 p.terminate()
                 p.join(timeout=2)

@@ -281,3 +281,13 @@ def test_send_refuses_a_second_source_on_the_udp_port(
     err = capsys.readouterr().err
     assert f"pgm send: another PGM source on this host already uses UDP port {port}" in err
     assert "give each source its own port (--port" in err
+
+
+def test_sigterm_stops_the_demo_and_its_processes() -> None:
+    p = _pgm("demo", "--size", "200M", "--transport", "udp")
+    assert p.stderr is not None
+    time.sleep(3.0)  # the demo's processes are running
+    p.send_signal(signal.SIGTERM)
+    _out, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err
+    assert "pgm demo: terminated (SIGTERM)" in err and "Traceback" not in err
