@@ -291,3 +291,22 @@ def test_sigterm_stops_the_demo_and_its_processes() -> None:
     _out, err = p.communicate(timeout=60)
     assert p.returncode == 143, err
     assert "pgm demo: terminated (SIGTERM)" in err and "Traceback" not in err
+
+
+class _NoPrivilege(FakeReceiver):
+    def __init__(self, group: object, port: int, **kw: object) -> None:
+        raise PermissionError(1, "raw PGM sockets (IP protocol 113) need root or CAP_NET_RAW")
+
+
+def test_out_left_alone_when_the_socket_cannot_be_opened(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pgm.io
+
+    monkeypatch.setattr(pgm.io, "PgmReceiver", _NoPrivilege)
+    (tmp_path / "out").write_bytes(b"precious")
+    base = ["recv", GROUP, "--port", "7600", "--iface", LO, "--transport", "raw"]
+    assert run([*base, "--out", str(tmp_path / "out")]) == 2
+    assert "need root or CAP_NET_RAW" in capsys.readouterr().err
+    assert (tmp_path / "out").read_bytes() == b"precious"
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["out"]
