@@ -1,8 +1,8 @@
 """The ``pgm`` argument parser: the top level and each command's subparser.
 
 Theory of operation: each command module (:mod:`~pgm.cli.decode`, :mod:`~pgm.cli.send`,
-:mod:`~pgm.cli.recv`, :mod:`~pgm.cli.demo`, :mod:`~pgm.cli.dump`) adds its own subparser and
-sets ``func`` to its ``run(args) -> exit status``; the argument types come from
+:mod:`~pgm.cli.recv`, :mod:`~pgm.cli.demo`, :mod:`~pgm.cli.dump`, :mod:`~pgm.cli.sim`) adds its
+own subparser and sets ``func`` to its ``run(args) -> exit status``; the argument types come from
 :mod:`pgm.cli.args`, so a bad value is an argparse error (exit status 2) before any command
 runs.  :func:`parse_args` adds the one thing argparse cannot do: ``send``'s optional FILE after
 the options.
@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from . import decode, demo, doctor, dump, ifaces, recv, send
+from . import decode, demo, doctor, dump, ifaces, recv, send, sim
 from .args import apply_endpoint, arg, endpoint, port
 
 __all__ = ["build_parser", "parse_args"]
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     recv.add_parser(sub, group_t, port_t)
     demo.add_parser(sub, port_t)
     dump.add_parser(sub)
+    sim.add_parser(sub)
     ifaces.add_parser(sub)
     doctor.add_parser(sub)
     p.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE)
