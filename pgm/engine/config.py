@@ -130,11 +130,9 @@ class SourceConfig:
     ncf_share: float = 0.05
     """NCFs have their own budget, this share of ``rate_bps`` (RFC 3208 §5.2: rate-limit NCFs);
     confirmations waiting for it are merged into NCF lists."""
-    naker_share: float = 0.5
-    """One NAKer (source address) may have at most this share of the repair budget
-    (``repair_share`` of the rate, 1 s of burst): NAKs beyond it are refused and counted."""
     max_nakers: int = 1024
-    """Cap on NAKers tracked for ``naker_share`` (least recently heard forgotten first)."""
+    """Cap on NAKers whose repairs are served round-robin (docs/security.md); the least
+    recently heard is forgotten first (its repairs are then served in queue order)."""
     fec_group_size: int = 0
     """FEC (RFC 3208 Appendix A, docs/fec.md): transmission-group size k, a power of two in
     2..128 (RM_FEC_INFO.FECGroupSize); 0 = no FEC."""
@@ -172,7 +170,7 @@ class SourceConfig:
         _positive("max_repair_queue", self.max_repair_queue)
         if not 0 <= self.late_join <= MAX_LATE_JOIN:
             raise ConfigError(f"late_join must be in [0, {MAX_LATE_JOIN}] percent")
-        for name in ("repair_share", "ncf_share", "naker_share"):
+        for name in ("repair_share", "ncf_share"):
             if not 0 < getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be in (0, 1], not {getattr(self, name)!r}")
         if self.max_nakers < 1:

@@ -34,7 +34,11 @@ PACE = 40  # messages every half second: 80/s, about 70 % of RATE, so joiners ca
 
 def _world(pct: float, *, initial_sqn: int = 0, seed: int = 1, trace: bool = False) -> World:
     """A source with late join ``pct`` sending COUNT messages at PACE (12.5 s), no receiver."""
-    cfg = SourceConfig(rate_bps=RATE, window_secs=WINDOW, linger_secs=3.0, late_join=pct)
+    # repair_share=1: a joiner here may take the whole rate for repairs, as the source's
+    # only NAKer, before the 3 s linger ends (new data's share: docs/security.md).
+    cfg = SourceConfig(
+        rate_bps=RATE, window_secs=WINDOW, linger_secs=3.0, late_join=pct, repair_share=1.0
+    )
     w = make_world(0, seed=seed, source_config=cfg, initial_sqn=initial_sqn, trace=trace)
     rng = random.Random(seed)
     msgs = [rng.randbytes(MSG) for _ in range(COUNT)]

@@ -35,6 +35,7 @@ from .stats import SourceStats
 from .txw import TransmitWindow
 
 if TYPE_CHECKING:
+    from .budget import SourceBudget
     from .fec import SourceFec
 
 __all__ = ["RepairQueue"]
@@ -54,6 +55,7 @@ class RepairQueue:
         "_stats",
         "_tsi",
         "answering",
+        "budget",
         "late",
         "ncfs",
         "parity",
@@ -81,8 +83,6 @@ class RepairQueue:
         self._events = events
         self._tsi = tsi
         self.queue: dict[int, None] = {}
-        self.late: LateJoin | None = None
-        """Late join (the source sets it when on): NAKs below its floor are refused."""
         """Unbounded sequence numbers owed an RDATA, in arrival order."""
         self.ncfs: list[bytes] = []
         """NCFs to send at once."""
@@ -90,6 +90,10 @@ class RepairQueue:
         """False after an abort: NAKs are no longer answered (OPT_RST with N)."""
         self.parity: SourceFec | None = None
         """On-demand FEC (docs/fec.md): parity NAKs go to it; None drops them."""
+        self.late: LateJoin | None = None
+        """Late join (the source sets it when on): NAKs below its floor are refused."""
+        self.budget: SourceBudget | None = None
+        """NCF budget and NAKer fairness (.budget, docs/security.md); the source sets it."""
 
     def on_nak(self, nak: wire.NAK, src: wire.NLA, window: TransmitWindow) -> None:
         """Take one parsed NAK from ``src``: count it, confirm it, queue its repairs."""
@@ -124,11 +128,17 @@ class RepairQueue:
         st.naks_received += len(sqns)
         if self._events is not None:
             self._events.append(NakReceived(self._tsi, tuple(sqns), src))
-        confirm = self._queue(sqns, window)
-        if confirm:
+        budget = self.budget
+        mine = None if budget is None else budget.naker(src)  # served in turn (.budget)
+        confirm = self._queue(sqns, window, mine)
+        if confirm and budget is not None:
+            budget.confirm(confirm)  # merged, sent as the NCF budget allows
+        elif confirm:
             self.ncfs.append(self._ncf(confirm))
 
-    def _queue(self, sqns: list[int], window: TransmitWindow) -> list[int]:
+    def _queue(
+        self, sqns: list[int], window: TransmitWindow, added: deque[int] | None = None
+    ) -> list[int]:
         """Sort requested wire numbers into too late / out of window / queued; return those
         to confirm."""
         st = self._stats
@@ -157,6 +167,8 @@ class RepairQueue:
                 st.naks_dropped += 1
                 continue
             queue[s] = None
+            if added is not None:
+                added.append(s)
         return confirm
 
     def _ncf(self, confirm: list[int], parity: bool = False) -> bytes:
@@ -172,10 +184,18 @@ class RepairQueue:
             parity=parity,
         )
 
-    def take_ncfs(self) -> list[bytes]:
-        """The NCFs to send now (the list is emptied)."""
+    def next_repair(self) -> int:
+        """The next repair to send (the queue is not empty): round-robin over NAKers."""
+        if self.budget is None:
+            return next(iter(self.queue))
+        return self.budget.next_repair(self.queue)
+
+    def take_ncfs(self, now: float = 0.0) -> list[bytes]:
+        """The NCFs to send now (the list is emptied; owed ones as the budget allows)."""
         out = self.ncfs
         self.ncfs = []
+        if self.budget is not None and self.budget.pending:
+            out.extend(self.budget.take_ncfs(now, self._ncf))
         return out
 
     def abort(self) -> None:
@@ -187,3 +207,5 @@ class RepairQueue:
         """Forget everything queued (abort, end of session)."""
         self.queue.clear()
         self.ncfs.clear()
+        if self.budget is not None:
+            self.budget.pending.clear()

@@ -47,6 +47,7 @@ from ..config import SourceConfig
 from ..errors import ConfigError, NotConnected, WouldBlock
 from ..events import Event, RepairSent, SourceClosed
 from ..rate import RateMeter, TokenBucket
+from .budget import SourceBudget
 from .fec import SourceFec
 from .join import LateJoin
 from .repair import RepairQueue
@@ -226,6 +227,8 @@ class Source:
         )
         if self._late_on:
             self._repairs.late = self._late
+        # Separate repair / NCF budgets and NAKer fairness (.budget, docs/security.md).
+        self._budget = self._repairs.budget = SourceBudget(cfg, self.stats, now)
         self._spm = SpmSchedule(cfg, wire.SpmTemplate(sport, dport, self.gsi, self.nla), now)
         # FEC (docs/fec.md): parity in .fec; every SPM carries its OPT_PARITY_PRM.
         self._fec: SourceFec | None = None
@@ -388,6 +391,9 @@ class Source:
                 t = d
         if self._repairs.ncfs or spm.burst:
             return self._now
+        ncf_at = self._budget.ncf_at(self._now)
+        if ncf_at is not None and ncf_at < t:
+            t = ncf_at
         pend = self._pending
         fec_owed = self._fec is not None and self._fec.owed
         if (
@@ -451,8 +457,8 @@ class Source:
         self._now = now
         out: list[Outgoing] = []
         group = self.group
-        if self._repairs.ncfs:
-            ncfs = self._repairs.take_ncfs()
+        if self._repairs.ncfs or self._budget.pending:
+            ncfs = self._repairs.take_ncfs(now)
             out.extend((n, group, None) for n in ncfs)
             self.stats.ncf_packets_sent += len(ncfs)
         fec = self._fec
@@ -511,14 +517,21 @@ class Source:
         st = self.stats
         txw = self._txw
         trace = self.config.trace_events
+        pend = self._pending
+        # New data waiting to go keeps its share: repairs then stay within their budget.
+        limited = bool(pend) and txw.has_room(len(pend[0].data))
+        budget = self._budget
         while queue:
-            sqn = next(iter(queue))
+            sqn = self._repairs.next_repair()  # round-robin over NAKers (.budget)
             tx = txw.get(sqn)
             if tx is None:  # the trail passed it while queued
                 del queue[sqn]
                 continue
+            if limited and not budget.repair_ok(now):
+                return True  # on to ODATA (.budget)
             if not self._bucket.try_consume(tx.size + self._overhead, now):
                 return False
+            budget.repair.try_consume(tx.size + self._overhead, now)
             del queue[sqn]
             if self._late_on:
                 tx.set_join(self._late.join_min)

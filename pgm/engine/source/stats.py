@@ -52,6 +52,8 @@ class SourceStats:
     """NAKs that are not for this session (other GSI or ports), or parity NAKs without FEC."""
     naks_dropped: int = 0
     """Requests dropped because the repair queue was full (``max_repair_queue``)."""
+    ncfs_merged: int = 0
+    """Confirmations merged into an NCF already owed (the same number NAKed again meanwhile)."""
     nnaks_received: int = 0
     """Null NAKs heard."""
     spmrs_received: int = 0
