@@ -47,7 +47,6 @@ from ..config import SourceConfig
 from ..errors import ConfigError, NotConnected, WouldBlock
 from ..events import Event, RepairSent, SourceClosed
 from ..rate import RateMeter, TokenBucket
-from .budget import SourceBudget
 from .fec import SourceFec
 from .join import LateJoin
 from .repair import RepairQueue
@@ -227,8 +226,6 @@ class Source:
         )
         if self._late_on:
             self._repairs.late = self._late
-        # Separate repair / NCF budgets and NAKer fairness (.budget, docs/security.md).
-        self._budget = self._repairs.budget = SourceBudget(cfg, self.stats, now)
         self._spm = SpmSchedule(cfg, wire.SpmTemplate(sport, dport, self.gsi, self.nla), now)
         # FEC (docs/fec.md): parity in .fec; every SPM carries its OPT_PARITY_PRM.
         self._fec: SourceFec | None = None
@@ -391,9 +388,6 @@ class Source:
                 t = d
         if self._repairs.ncfs or spm.burst:
             return self._now
-        ncf_at = self._budget.ncf_at(self._now)
-        if ncf_at is not None and ncf_at < t:
-            t = ncf_at
         pend = self._pending
         fec_owed = self._fec is not None and self._fec.owed
         if (
@@ -416,12 +410,16 @@ class Source:
         adv = self._txw.advance_at
         if adv is not None and now >= adv:
             self._txw.advance(now)
-            if self._late_on and self._late.step(self._txw, now):
-                jm = self._late.join_min  # queued data carries the new OPT_JOIN_MIN
-                for tx in self._pending:
-                    tx.set_join(jm)
+            self._advanced(now)
         if self._linger_at is not None and now >= self._linger_at:
             self._finish()
+
+    def _advanced(self, now: float) -> None:
+        """The trailing edge moved: late join recomputes OPT_JOIN_MIN (.join)."""
+        if self._late_on and self._late.step(self._txw, now):
+            jm = self._late.join_min  # queued data carries the new OPT_JOIN_MIN
+            for tx in self._pending:
+                tx.set_join(jm)
 
     def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
         """Take one PGM packet addressed to this host (NAK, NNAK, SPMR; others are ignored)."""
@@ -457,8 +455,8 @@ class Source:
         self._now = now
         out: list[Outgoing] = []
         group = self.group
-        if self._repairs.ncfs or self._budget.pending:
-            ncfs = self._repairs.take_ncfs(now)
+        if self._repairs.ncfs:
+            ncfs = self._repairs.take_ncfs()
             out.extend((n, group, None) for n in ncfs)
             self.stats.ncf_packets_sent += len(ncfs)
         fec = self._fec
@@ -517,21 +515,14 @@ class Source:
         st = self.stats
         txw = self._txw
         trace = self.config.trace_events
-        pend = self._pending
-        # New data waiting to go keeps its share: repairs then stay within their budget.
-        limited = bool(pend) and txw.has_room(len(pend[0].data))
-        budget = self._budget
         while queue:
-            sqn = self._repairs.next_repair()  # round-robin over NAKers (.budget)
+            sqn = next(iter(queue))
             tx = txw.get(sqn)
             if tx is None:  # the trail passed it while queued
                 del queue[sqn]
                 continue
-            if limited and not budget.repair_ok(now):
-                return True  # on to ODATA (.budget)
             if not self._bucket.try_consume(tx.size + self._overhead, now):
                 return False
-            budget.repair.try_consume(tx.size + self._overhead, now)
             del queue[sqn]
             if self._late_on:
                 tx.set_join(self._late.join_min)
@@ -564,7 +555,12 @@ class Source:
             tx = pend[0]
             n = len(tx.data)
             if n > room and packets:
-                break  # window full: wait for the trailing edge to advance
+                # Window full: its next step early (.txw), else wait for the clock.
+                room += txw.step_early(now)
+                if n > room:
+                    break
+                trail = txw.trail
+                self._advanced(now)
             size = tx.size
             if not consume(size + overhead, now):
                 break

@@ -14,6 +14,13 @@ The window holds at most ``capacity`` payload bytes, so ODATA waits when it is f
 trailing edge advances with time, as Windows does: every ``advance_step`` seconds the TPDUs sent
 more than ``window_secs`` ago are released and TXW_TRAIL moves past them (Appendix F: "advance
 with time").  TXW_LEAD is the last SQN sent; ``trail == lead + 1`` means empty.
+
+Between two steps the window holds up to ``window_secs`` plus one step of data, more than the
+byte cap ``rate × window_secs`` at the configured rate.  So a full window takes its next step
+early (:meth:`TransmitWindow.step_early`): it releases what that step would release (sent
+before ``advance_at - window_secs``) and the following step is one ``advance_step`` later.  A
+source sending at its rate then never waits for the clock, and every TPDU stays repairable at
+least ``window_secs - advance_step``.
 """
 
 from __future__ import annotations
@@ -147,8 +154,12 @@ class TransmitWindow:
         """When it moves next; None while nothing is held."""
 
     def has_room(self, nbytes: int) -> bool:
-        """Whether a TPDU of ``nbytes`` fits now (an empty window takes anything)."""
-        return self.nbytes + nbytes <= self.capacity or not self.packets
+        """Whether a TPDU of ``nbytes`` fits now (an empty window takes anything), or the
+        next step may be taken early to make room (:meth:`step_early`)."""
+        if self.nbytes + nbytes <= self.capacity or not self.packets:
+            return True
+        adv = self.advance_at
+        return adv is not None and self.order[0].sent_at <= adv - self.window_secs
 
     @property
     def bytes_free(self) -> int:
@@ -167,14 +178,31 @@ class TransmitWindow:
 
     def advance(self, now: float) -> None:
         """Release TPDUs older than the window (RFC 3208 App. F: advance with time)."""
-        horizon = now - self.window_secs
+        self._release(now - self.window_secs)
+        self.advance_at = now + self.advance_step if self.order else None
+
+    def step_early(self, now: float) -> int:
+        """The window is full: take the next step now, releasing what it would release (sent
+        before ``advance_at - window_secs``); the step after is ``advance_step`` from now.
+        Returns the payload bytes freed (0: nothing was old enough, wait for the clock)."""
+        adv = self.advance_at
+        if adv is None:
+            return 0
+        before = self.nbytes
+        self._release(adv - self.window_secs)
+        freed = before - self.nbytes
+        if freed:
+            self.advance_at = now + self.advance_step if self.order else None
+        return freed
+
+    def _release(self, horizon: float) -> None:
         order = self.order
+        packets = self.packets
         while order and order[0].sent_at <= horizon:
             tx = order.popleft()
-            del self.packets[tx.sqn]
+            del packets[tx.sqn]
             self.nbytes -= len(tx.data)
             self.trail = tx.sqn + 1
-        self.advance_at = now + self.advance_step if order else None
 
     def clear(self) -> None:
         """Drop everything (the session is over)."""
