@@ -157,7 +157,7 @@ class _Run:
         net = self.net
         addr = ipaddress.IPv4Address(_RCV_BASE + index)
         engine = Receiver(g.config, group=self.sc.group, rng=net.rng_for(name), now=net.now)
-        probe = ReceiverProbe(engine, self.logs, self._capture(name, addr))
+        probe = ReceiverProbe(engine, self.logs, self._capture(name, addr), net.now)
         node = net.add_node(probe, addr, groups=[self.sc.group], name=name, keep_events=False)
         rng = net.rng_for(f"link:{name}") if g.link.stateful else None
         down = g.link.downstream(rng) if g.link.stateful else self._shared(g)

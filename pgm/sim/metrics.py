@@ -13,7 +13,9 @@ the network drives instead (the probes satisfy :class:`pgm.sim.Engine` and pass 
   RDATA and parity packets only, compares the session's ``rdata_packets_received`` before and
   after the engine took it: every sequence number gained is one repair, whose latency is the
   time since its original ODATA was sent (for packets rebuilt from parity, since the first
-  packet of their transmission group was sent).  It also notes when each session ended.
+  packet of their transmission group was sent).  Repairs of data sent before the receiver
+  joined (a late joiner's history) are counted apart, not as latency.  It also notes when each
+  session ended.
 
 Both can copy their node's traffic into a pcap file (:class:`~pgm.pcap.PcapWriter`, raw IP with
 protocol 113, virtual time as timestamps) for ``pgm dump --read`` or Wireshark.
@@ -138,6 +140,8 @@ class ReceiverProbe:
         "datagrams_to_send",
         "ended_at",
         "engine",
+        "history_repairs",
+        "joined_at",
         "latencies",
         "latency_dropped",
         "logs",
@@ -147,9 +151,17 @@ class ReceiverProbe:
     )
 
     def __init__(
-        self, engine: Receiver, logs: dict[tuple[bytes, int], SendLog], capture: _Capture | None
+        self,
+        engine: Receiver,
+        logs: dict[tuple[bytes, int], SendLog],
+        capture: _Capture | None,
+        joined_at: float = 0.0,
     ) -> None:
         self.engine = engine
+        self.joined_at = joined_at
+        """When the receiver joined: repairs of data sent before are history, not latency."""
+        self.history_repairs = 0
+        """Sequence numbers sent before it joined and received by repair (late join)."""
         self.logs = logs
         """Each source's :class:`SendLog`, by TSI (GSI bytes, source port)."""
         self.capture = capture
@@ -203,6 +215,9 @@ class ReceiverProbe:
         sent = log.time(sqn)
         if sent is None:
             return
+        if sent < self.joined_at:
+            self.history_repairs += gained  # a late joiner catching up (RFC 3208 §9.5)
+            return
         room = MAX_LATENCY_SAMPLES - len(self.latencies)
         keep = min(gained, max(room, 0))
         self.latencies.extend([now - sent] * keep)
@@ -245,6 +260,8 @@ class ReceiverMetrics:
     repairs: int
     """Sequence numbers received by RDATA or rebuilt from parity."""
     parity_recovered: int
+    history_repairs: int
+    """Of ``repairs``, data sent before the receiver joined (late join's history)."""
     duplicates: int
     ncfs: int
     ended_at: float | None
@@ -295,6 +312,7 @@ def receiver_metrics(
         odata=st.odata_packets_received,
         repairs=st.rdata_packets_received,
         parity_recovered=st.packets_recovered_by_parity,
+        history_repairs=probe.history_repairs,
         duplicates=st.duplicate_data_packets,
         ncfs=st.ncfs_received,
         ended_at=probe.ended_at,
