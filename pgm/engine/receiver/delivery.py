@@ -162,19 +162,26 @@ def _report_lost_run(s: Session, sqn: int, events: deque[Event]) -> None:
         lost.pop(sqn, None)
         # Up to the first packet we hold, or the cut, whichever comes first (never walking
         # the stretch one number at a time: it may be long).
+        # Every number held or recorded is >= next: the cost is at most twice the smaller of
+        # the stretch and the table, so the work per number passed is O(1) (security.md).
         end = min(s.lost_below, s.lead + 1) - 1
-        held = [q for q in buf if q > sqn]
-        if held:
-            end = min(end, min(held) - 1)
-        if len(s.naks) < end - sqn:
-            for q in [k for k in s.naks if sqn <= k <= end]:
-                del s.naks[q]
-        else:
-            for q in range(sqn, end + 1):
-                s.naks.pop(q, None)
-        if lost:
-            for q in [k for k in lost if sqn <= k <= end]:
-                del lost[q]
+        q, steps = sqn + 1, len(buf)
+        while q <= end and q not in buf and steps:
+            q += 1  # walk to the first packet held, at most len(buf) steps ...
+            steps -= 1
+        if q <= end and q not in buf:
+            held = [k for k in buf if k > sqn]  # ... then the table, shorter than the walk
+            q = min(held) if held else end + 1
+        end = min(end, q - 1)
+        for table in (s.naks, lost):
+            if not table:
+                continue
+            if len(table) < end - sqn:
+                for q in [k for k in table if sqn <= k <= end]:
+                    del table[q]
+            else:
+                for q in range(sqn, end + 1):
+                    table.pop(q, None)
     else:
         reason = lost.pop(sqn)
         end = sqn

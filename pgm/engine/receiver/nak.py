@@ -271,11 +271,16 @@ class NakMachine:
             push(bo, (deadline, sqn))
 
     def apply_below(self, s: Session, bound: int, inp: NakInput, now: float) -> None:
-        """Feed ``inp`` to every record (waiting or LOST) below ``bound``."""
-        for sqn in [q for q in s.naks if q < bound]:
-            self.apply(s, sqn, inp, now)
-        if s.lost:
-            for sqn in [q for q in s.lost if q < bound]:
+        """Feed ``inp`` to every record (waiting or LOST) below ``bound``: records are at or
+        above ``next``, so the cost is the smaller of the stretch and the table."""
+        for table in (s.naks, s.lost):
+            if not table:
+                continue
+            if len(table) < bound - s.next:
+                sqns = [q for q in table if q < bound]
+            else:
+                sqns = [q for q in range(s.next, bound) if q in table]
+            for sqn in sqns:
                 self.apply(s, sqn, inp, now)
 
     def end(self, s: Session, now: float) -> None:
