@@ -5,37 +5,74 @@ checksum".
 
 Speed: the one's complement sum of 16-bit big-endian words is congruent, modulo 0xFFFF, to the
 whole packet read as one big-endian integer (2**16 ≡ 1 mod 0xFFFF), so CPython's big-integer
-``%`` does the folding in C, about 1 µs per 1400 bytes instead of a Python loop.
+``%`` does the folding in C.  Before it, the integer is folded at multiples of 16 bits (``v >> k
++ (v & mask)`` keeps ``v mod 0xFFFF``, and a nonzero ``v`` nonzero): each fold halves it and is
+cheaper than the division's digit loop.  The shifts and masks for a size (:func:`fold_plan`,
+by 32-byte class) are computed once and kept for sizes up to a jumbo frame; four folds take a
+1424-byte packet from 11392 bits to about 720 before the ``%``.
+
+A raw IPv4 datagram can be verified whole (:func:`verify_ipv4_datagram`): its header (a
+multiple of 4 bytes long, so the PGM packet starts at an even offset) sums to zero when its
+own checksum is right, which the kernel has checked; no slice of the PGM packet is needed.
 """
 
 from __future__ import annotations
 
-__all__ = ["checksum", "checksum_add", "partial_sum", "verify_checksum"]
+__all__ = [
+    "checksum",
+    "checksum_add",
+    "fold_plan",
+    "partial_sum",
+    "verify_checksum",
+    "verify_ipv4_datagram",
+]
 
 _M = 0xFFFF
 _from_bytes = int.from_bytes
 _MASKS: dict[int, int] = {}
+_PLANS: dict[int, tuple[tuple[int, int], ...]] = {}
+_PLAN_CACHE_BYTES = 9216
+"""Plans are kept for datagrams up to this size (a jumbo frame): the cache stays under 1 MB."""
+_FOLD_DOWN_TO = 768
+"""Fold until the integer has at most this many bits, then ``%``."""
+
+
+def fold_plan(nbytes: int) -> tuple[tuple[int, int], ...]:
+    """The ``(shift, mask)`` folds for an integer of ``nbytes`` bytes (plus one pad byte), by
+    32-byte size class: any shift that is a multiple of 16 keeps the value mod 0xFFFF, so a
+    class's plan (made for its largest size) serves all its sizes."""
+    key = nbytes >> 5
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _make_plan(key)
+    return plan
+
+
+def _make_plan(key: int) -> tuple[tuple[int, int], ...]:
+    bits = ((key + 1) << 8) + 8  # the class's largest size, in bits, with the odd-length pad
+    steps = []
+    while bits > _FOLD_DOWN_TO:
+        k = ((bits >> 1) + 15) & ~15
+        steps.append((k, _MASKS.get(k) or _mask(k)))
+        bits = max(k, bits - k) + 1
+    plan = tuple(steps)
+    if key << 5 <= _PLAN_CACHE_BYTES:
+        _PLANS[key] = plan
+    return plan
 
 
 def _mod(v: int, nbytes: int) -> int:
-    """``v % 0xFFFF`` for the integer value of ``nbytes`` bytes, faster for long packets.
-
-    CPython divides a big integer digit by digit; halving it twice first by folding at
-    multiples of 16 bits (2**(16k) ≡ 1 mod 0xFFFF) is cheaper (≈1.4 µs instead of ≈1.9 µs for
-    1424 bytes).
-    """
-    if nbytes < 256:
-        return v % _M
-    k = (nbytes << 2) & ~15
-    m = _MASKS.get(k) or _mask(k)
-    v = (v >> k) + (v & m)
-    k = (k >> 1) & ~15
-    m = _MASKS.get(k) or _mask(k)
-    return ((v >> k) + (v & m)) % _M
+    """``v % 0xFFFF`` for the integer value of ``nbytes`` bytes, folded first (see above)."""
+    if nbytes >= 256:
+        for k, m in _PLANS.get(nbytes >> 5) or fold_plan(nbytes):
+            v = (v >> k) + (v & m)
+    return v % _M
 
 
 def _mask(k: int) -> int:
-    m = _MASKS[k] = (1 << k) - 1
+    m = (1 << k) - 1
+    if k <= _PLAN_CACHE_BYTES * 8:
+        _MASKS[k] = m
     return m
 
 
@@ -80,3 +117,16 @@ def verify_checksum(data: bytes | bytearray | memoryview) -> bool:
     if n & 1:
         v <<= 8
     return v != 0 and _mod(v, n + 1) == 0
+
+
+def verify_ipv4_datagram(datagram: bytes | bytearray | memoryview) -> bool:
+    """True if the PGM packet in a raw IPv4 ``datagram`` (IP header included, as a raw socket
+    returns it) verifies, summing the whole datagram at once: a correct IPv4 header sums to
+    zero, so the total is the PGM packet's sum.  Use it only on headers the kernel checked; on
+    False, :func:`verify_checksum` of the PGM packet alone tells a bad packet from a header the
+    sum cannot vouch for (both then fail or pass together for every kernel-checked header)."""
+    n = len(datagram)
+    v = _from_bytes(datagram, "big")
+    if n & 1:
+        v <<= 8
+    return _mod(v, n + 1) == 0

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
-from .checksum import _MASKS, _mask
+from .checksum import _PLANS, fold_plan
 from .checksum import checksum as _checksum
 from .errors import (
     BadChecksum,
@@ -458,13 +458,9 @@ def decode_data(buf: bytes, verify: bool = True) -> tuple[int, int, int, int, li
         v = int.from_bytes(buf, "big")
         if n & 1:
             v <<= 8
-        if n >= 256:  # fold twice first (see checksum._mod), inlined on this hot path
-            k = (n << 2) & ~15
-            m = _MASKS.get(k) or _mask(k)
-            v = (v >> k) + (v & m)
-            k = (k >> 1) & ~15
-            m = _MASKS.get(k) or _mask(k)
-            v = (v >> k) + (v & m)
+        if n >= 256:  # fold first (see checksum._mod), inlined on this hot path
+            for k, m in _PLANS.get(n >> 5) or fold_plan(n):
+                v = (v >> k) + (v & m)
         if not v or v % 0xFFFF:
             cs = buf[6] << 8 | buf[7]
             raise BadChecksum(f"{_NAMES[tbyte]} checksum 0x{cs:04x} does not verify")
