@@ -4,11 +4,14 @@ The simulator runs the same engines as the I/O layer, through the same driver st
 (:mod:`pgm.driver`), on a virtual clock with seeded, scriptable loss: every protocol rule is
 testable at microsecond precision without sleeping, and every run is reproducible.
 
-* :mod:`pgm.sim.network` — :class:`Network` (clock, event queue, routing) and :class:`Node`;
-  the theory of operation is there.
+* :mod:`pgm.sim.network` — :class:`Network` (clock, event queue, routing); the theory of
+  operation is there.  :mod:`pgm.sim.node` — :class:`Node` and the :class:`Engine` protocol.
 * :mod:`pgm.sim.links` — :class:`Link` conditions and the scripted drop rules
   (:func:`drop_sqns`, :func:`drop_types`, :func:`drop_all`).
 * :mod:`pgm.sim.trace` — :class:`TraceEntry` (one per datagram sent) and :class:`Stats`.
+* Experiments (``pgm sim``, docs/sim.md): :mod:`pgm.sim.scenario` (scenario files, sweeps),
+  :mod:`pgm.sim.models` (link models), :mod:`pgm.sim.metrics` (probes, metrics),
+  :mod:`pgm.sim.experiment` (runs, results folders), :mod:`pgm.sim.plots` (PNGs).
 
 Example::
 
@@ -22,7 +25,8 @@ Example::
 """
 
 from .links import PERFECT, DropPredicate, Link, drop_all, drop_sqns, drop_types
-from .network import Engine, Network, Node
+from .network import Network
+from .node import Engine, Node
 from .trace import Stats, TraceEntry
 
 __all__ = [

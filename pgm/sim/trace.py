@@ -19,7 +19,7 @@ from ..wire import NLA, Packet, PacketError, as_nla, parse
 from .links import TYPE_OFFSET, type_code
 
 if TYPE_CHECKING:
-    from .network import Node
+    from .node import Node
 
 __all__ = ["Stats", "TraceEntry", "sent_packets"]
 
