@@ -42,7 +42,6 @@ from pgm.engine import (
     DataReceived,
     Receiver,
     ReceiverConfig,
-    SessionEnded,
     Source,
     SourceConfig,
     UnrecoverableLoss,
@@ -83,7 +82,7 @@ def run(mode: str, receivers: int, loss: float, messages: int, seed: int) -> dic
 
     def done() -> bool:
         for i, n in enumerate(nodes):
-            if i not in finished and any(isinstance(e, SessionEnded) for e in n.events):
+            if i not in finished and n.engine.ended_sessions:  # its session ended (FIN)
                 finished[i] = net.now
         return len(finished) == receivers
 
