@@ -8,12 +8,14 @@ either one run (:func:`pgm.sim.experiment.run`) or, with ``--sweep PARAM=V1,V2,.
 on a terminal.  The results folder (``--out``, default ``results/<scenario name>``) gets the
 CSV/JSON files, pcap files of the ``--pcap`` nodes and, when matplotlib is installed, the PNG
 plots (:mod:`pgm.sim.plots`); without it the command says how to get them.  The summary goes
-to stdout (``--json``: one JSON object).  Exit status 0, 2 for a bad scenario, 130 on Ctrl-C.
+to stdout (``--json``: stdout carries one JSON object, the summary lines go to stderr).  Exit
+status 0, 2 for a bad scenario, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -92,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / str(data.get("name", "scenario"))
     state = {"text": "starting"}
     line = ProgressLine(lambda: state["text"], sys.stderr)
+    # With --json, stdout carries only the JSON object; the summary lines go to stderr.
+    text_out = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     try:
-        with line:
+        with line, text_out:
             if spec is None:
                 summary = _single(data, out, state, args.no_plots)
             else:

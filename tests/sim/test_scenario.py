@@ -251,8 +251,9 @@ def test_cli_run_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     p.write_text(json.dumps(scenario(receivers=2, messages=30, loss=0.05)))
     out = tmp_path / "out"
     assert main(["sim", str(p), "-o", str(out), "--no-plots", "--json", "--seed", "3"]) == 0
-    text = capsys.readouterr().out
-    summary = json.loads(text[text.index("{") :])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)  # stdout: only the JSON object
+    assert "receivers complete" in captured.err
     assert summary["seed"] == 3 and summary["receivers"] == 2
     assert (out / "receivers.csv").exists() and not (out / "latency_cdf.png").exists()
     sweep_out = tmp_path / "sweep"
