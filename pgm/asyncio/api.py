@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from ..engine import ReceiverConfig, SourceConfig
 from ..interfaces import Interface
+from ..io.reactor import one_of
 from ..io.receiver import open_receiver_endpoint
 from ..io.sender import open_source_endpoint
 from ..wire import NLA
@@ -60,6 +61,7 @@ def open_source(
     port: int = 7500,
     *,
     iface: str | int | Interface | None = None,
+    ifaces: Sequence[str | int | Interface] | str | int | Interface | None = None,
     transport: str = "raw",
     config: SourceConfig | None = None,
     ttl: int = 1,
@@ -72,15 +74,21 @@ def open_source(
     index (default: the first non-loopback one), ``transport`` ``"raw"`` (IP protocol 113,
     needs root / CAP_NET_RAW) or ``"udp"``, ``config`` a :class:`~pgm.engine.SourceConfig`
     (its ``ip_version`` / ``udp_encapsulation`` follow ``group`` and ``transport``), ``ttl`` the
-    multicast TTL, ``loop`` whether this host's receivers hear it.
+    multicast TTL, ``loop`` whether this host's receivers hear it.  ``ifaces=`` is accepted too,
+    as the receiver spells it (one interface).
     """
+    if isinstance(ifaces, list | tuple):
+        if len(ifaces) > 1:
+            raise ValueError("an AsyncSource sends on one interface: pass one in iface=")
+        ifaces = ifaces[0] if ifaces else None
+    spec = one_of("iface", iface, "ifaces", ifaces)
 
     def make() -> AsyncSource:
         now = asyncio.get_running_loop().time()
         end = open_source_endpoint(
             group,
             port,
-            iface=iface,
+            iface=spec,
             transport=transport,
             config=config,
             ttl=ttl,
@@ -101,7 +109,8 @@ def open_receiver(
     group: str | NLA,
     port: int = 7500,
     *,
-    ifaces: Sequence[str | int | Interface] | str | int | None = None,
+    ifaces: Sequence[str | int | Interface] | str | int | Interface | None = None,
+    iface: str | int | Interface | None = None,
     transport: str = "raw",
     config: ReceiverConfig | None = None,
     max_queue_bytes: int = 64 * 1024 * 1024,
@@ -115,14 +124,16 @@ def open_receiver(
     (default: one, chosen like the source's), ``transport``, ``config`` a
     :class:`~pgm.engine.ReceiverConfig`, ``max_queue_bytes`` the messages queued before the
     socket is no longer read, ``loss`` / ``loss_seed`` simulated loss of received data packets.
+    ``iface=`` is accepted too, as the source spells it.
     """
+    specs = one_of("ifaces", ifaces, "iface", iface)
 
     def make() -> AsyncReceiver:
         now = asyncio.get_running_loop().time()
         end = open_receiver_endpoint(
             group,
             port,
-            ifaces=ifaces,
+            ifaces=specs,
             transport=transport,
             config=config,
             loss=loss,

@@ -506,3 +506,14 @@ def test_closing_the_receiver_ends_every_reader() -> None:
         assert got[0] == [] and got[1] == [] and isinstance(got[2], ConnectionAbortedError)
 
     run(main())
+
+
+def test_open_takes_iface_and_ifaces_like_the_blocking_api() -> None:
+    from pgm.asyncio import open_receiver, open_source
+
+    with pytest.raises(ValueError, match="not both"):
+        open_source("239.192.0.1", iface="lo", ifaces="lo")
+    with pytest.raises(ValueError, match="one interface"):
+        open_source("239.192.0.1", ifaces=["a", "b"])
+    with pytest.raises(ValueError, match="not both"):
+        open_receiver("239.192.0.1", iface="lo", ifaces=["lo"])

@@ -167,7 +167,7 @@ def test_asyncio_api_in_process_in_a_namespace(netbed_pair: NetBed) -> None:
     ready = threading.Event()
 
     async def receive() -> None:
-        async with open_receiver(GROUP4, port, ifaces=netbed_pair.b.ifname) as rx:
+        async with open_receiver(GROUP4, port, iface=netbed_pair.b.ifname) as rx:
             ready.set()
             async for m in rx.messages():
                 got.append(m)  # type: ignore[arg-type]
