@@ -114,3 +114,31 @@ def test_rfc_dialect_interoperates_with_itself() -> None:
     )
     w = _run(3, cfg, loss=0.05, count=150)
     assert sum(s.packets_recovered_by_parity for s in _stats(w)) > 0
+
+
+def test_a_short_last_group_gets_its_proactive_parity_when_closed_later() -> None:
+    """The data went out long before close(): the last, short group's pro-active parity (with
+    OPT_CURR_TGSIZE) still goes out once the session closes."""
+    from pgm import wire
+
+    cfg = dataclasses.replace(BASE, fec_group_size=8, fec_proactive=2)
+    w = make_world(1, seed=3, source_config=cfg)
+    msgs = messages(3, 11, 1000)  # 11 packets: one full group, then 3
+
+    def send() -> None:
+        for m in msgs:
+            w.source.send(m, w.net.now)
+        w.src_node.poke()
+
+    def close() -> None:
+        w.source.close(w.net.now)
+        w.src_node.poke()
+
+    w.net.call_at(0.01, send)
+    w.net.call_at(1.0, close)
+    w.run_until_ended(60.0)
+    assert [e.data for e in w.delivered(0)] == msgs
+    parity = [p for _, p in w.packets(w.src_node) if getattr(p, "parity", False)]
+    assert len(parity) == 4
+    short = [p for p in parity if p.option(wire.OptCurrTgsize) is not None]
+    assert [p.option(wire.OptCurrTgsize).tgsize for p in short] == [3, 3]

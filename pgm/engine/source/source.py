@@ -467,9 +467,10 @@ class Source:
             self._send_spms(now, out)
             and self._send_repairs(now, out)
             and fec.send_parity(now, self._txw, out, group)
-            and self._pending
+            and (self._pending or self._state is not _OPEN)
         ):
-            closing = self._state is not _OPEN
+            # closing: a short last group still gets its pro-active parity (.fec)
+            closing = self._state is not _OPEN and not self._rst
             send = lambda limit: self._send_odata(now, out, limit)  # noqa: E731
             fec.send_odata(self._pending, send, closing, now, self._txw, out, group)
         return out
