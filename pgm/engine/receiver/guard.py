@@ -11,8 +11,9 @@ to declare loss.  Per session a :class:`SessionGuard` keeps what that takes:
 * **Plausible leading edge** (:meth:`Guard.lead_ok`): a packet (ODATA/RDATA, SPM, NCF) may
   move the leading edge at most ``allow + rate * (now - moved)`` past the delivery point,
   where ``allow`` is ``lead_jump_sqns`` or ``lead_jump_secs`` of the session's peak packet
-  rate, ``rate`` is ``lead_rate_floor`` plus twice that peak, and ``moved`` is when delivery
-  last moved (sampled about once a second, :meth:`Guard.tick`).  A real outage is caught up
+  rate (data packets heard per second, believed or not, sampled about once a second by
+  :meth:`Guard.tick` and over the current interval), ``rate`` is ``lead_rate_floor`` plus
+  twice that peak, and ``moved`` is when delivery last moved.  A real outage is caught up
   with as time passes; one forged packet cannot open a gap the source never sent.
 * **Trailing edge**: data whose TRAIL is ahead of its own SQN (OpenPGM drops SQN - TRAIL >=
   2^31 - 1) and SPMs whose trail is beyond their lead are suspect; a trail is believed only up
@@ -85,6 +86,20 @@ class SessionGuard:
         self.probed = False  # SPMR sent for the FIN
 
 
+def _heard(s: Session) -> int:
+    """Data packets heard for session ``s``, believed or not (the rate a source has shown:
+    one forged packet adds one)."""
+    st = s.stats
+    return (
+        st.odata_packets_received
+        + st.rdata_packets_received
+        + st.duplicate_data_packets
+        + st.suspect_packets
+        + st.buffer_drops
+        + st.memory_drops
+    )
+
+
 def session_bytes(s: Session) -> int:
     """Engine-held memory of session ``s`` by the engine's own accounting."""
     return (
@@ -113,8 +128,7 @@ class Guard:
             if g.next_mark is not None:
                 g.moved_at = now
             g.next_mark = s.next
-        st = s.stats
-        count = st.odata_packets_received + st.rdata_packets_received
+        count = _heard(s)
         span = now - g.count_at
         if span >= 0.5:
             rate = (count - g.count_mark) / span
@@ -126,8 +140,14 @@ class Guard:
     def limit(self, s: Session, now: float) -> int:
         """The highest sequence number the session may plausibly have reached at ``now``."""
         g = s.guard
-        allow = max(self._jump, int(g.peak * self._jump_secs))
-        rate = self._floor + 2 * g.peak
+        span = now - g.count_at
+        peak = g.peak
+        if span > 0:  # the current interval counts too (a fast start), over >= 0.1 s
+            cur = (_heard(s) - g.count_mark) / max(span, 0.1)
+            if cur > peak:
+                peak = cur
+        allow = max(self._jump, int(peak * self._jump_secs))
+        rate = self._floor + 2 * peak
         return s.next + allow + int(rate * (now - g.moved_at + 1.0))
 
     def lead_ok(self, s: Session, sqn: int, now: float) -> bool:
