@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..wire import NLA, TSI
 from .errors import ConfigError
 
 __all__ = ["IP4_HEADER", "IP6_HEADER", "UDP_HEADER", "ReceiverConfig", "SourceConfig"]
@@ -288,6 +289,11 @@ class ReceiverConfig:
     path_nla_damping: float = 60.0
     """A new SPM path NLA (where NAKs go) is adopted only once no SPM with the current one has
     been heard for this long (RFC 3208 §10: damp path NLA changes)."""
+    only_tsi: TSI | None = None
+    """Session choice (docs/security.md): follow only this TSI; packets of other sessions
+    never start one (counted ``sessions_not_chosen``)."""
+    only_source: NLA | None = None
+    """Follow only sessions whose first packet came from this address (``pgm recv --source``)."""
     max_total_bytes: int = 256 * 1024 * 1024
     """Memory budget of all sessions together: held data, per packet overhead and NAK records
     (``Receiver.held_bytes``); beyond it a session over its fair share is refused more."""

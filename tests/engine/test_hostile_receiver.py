@@ -142,3 +142,30 @@ def test_peer_nak_suppression_is_bounded() -> None:
         _attack(w, 0.2 + k * 0.01, lambda a: a.forger.nak(lost), dst=GROUP4)
     _intact(w, msgs)
     assert _stats(w).peer_naks_ignored > 0  # type: ignore[attr-defined]
+
+
+# -- session choice ------------------------------------------------------------------------------
+
+
+def test_a_pinned_receiver_ignores_a_forged_session_sent_first() -> None:
+    from pgm.wire import TSI, as_nla
+
+    real = TSI(bytes([1, 2, 3, 4, 5, 3]), 40000)  # make_world's source with seed 3
+    for rcfg in (ReceiverConfig(only_source=as_nla("10.0.0.1")), ReceiverConfig(only_tsi=real)):
+        w, _, msgs = _scene(rcfg=rcfg)
+        assert w.source.tsi == real
+        node = w.net.node("attacker")
+        forged = TSI(b"forged", 4242)
+
+        def go(node: object = node, forged: TSI = forged) -> None:
+            f = node.engine.forger  # type: ignore[attr-defined]
+            old, f.tsi = f.tsi, forged
+            for q in range(24):
+                opts = [wire.OptFin()] if q == 23 else []
+                send(node, f.odata(q, b"attacker data", trail=0, options=opts))  # type: ignore[arg-type]
+            f.tsi = old
+
+        _at(w, 0.001, go)
+        _intact(w, msgs)
+        assert w.receivers[0].session_info(forged) is None
+        assert w.receivers[0].stats.sessions_not_chosen >= 24

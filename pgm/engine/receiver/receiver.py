@@ -605,6 +605,12 @@ class Receiver:
         if not create:
             self.stats.unknown_session += 1
             return None
+        cfg = self.config
+        if (cfg.only_tsi is not None and tsi != cfg.only_tsi) or (
+            cfg.only_source is not None and src != cfg.only_source
+        ):
+            self.stats.sessions_not_chosen += 1  # pinned to another session (security.md)
+            return None
         if len(self.sessions) >= self.config.max_sessions:
             self.stats.sessions_rejected += 1
             return None

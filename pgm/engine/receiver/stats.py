@@ -189,6 +189,8 @@ class ReceiverStats:
     """Sessions created."""
     sessions_ended: int = 0
     """Sessions ended (FIN, RST or expiry)."""
+    sessions_not_chosen: int = 0
+    """Packets of sessions refused because ``only_tsi`` / ``only_source`` names another."""
     suspect_packets: int = 0
     """Packets of no known session not believed (docs/security.md), e.g. TRAIL ahead of SQN."""
     parity_packets_ignored: int = 0
