@@ -104,24 +104,7 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         help="output file, replaced once data arrives (default: standard output unless it is "
         "a terminal; - for standard output anyway)",
     )
-    r.add_argument(
-        "--per-message",
-        choices=MESSAGE_MODES,
-        help="write each message framed: 'length' (4-byte big-endian length first) or 'line' "
-        "(a newline after it); default: the bytes back to back",
-    )
-    r.add_argument(
-        "--keep-going",
-        action="store_true",
-        help="do not stop after the first session: follow every session, one after another "
-        "and side by side, until Ctrl-C / SIGTERM (then exit 0, or 3 if any lost data)",
-    )
-    r.add_argument(
-        "--zmq",
-        action="store_true",
-        help="ZeroMQ framing: decode the 2-byte offset + ZMTP/1.0 frames a ZeroMQ PUB sends "
-        "(pgm:// or epgm://) and write each message's frames",
-    )
+    _add_stream_options(r)
     r.add_argument(
         "--timeout",
         type=arg(number(0, lo_open=True), "timeout"),
@@ -152,6 +135,28 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         "--json", action="store_true", help="print statistics as JSON on stdout (needs --out FILE)"
     )
     r.set_defaults(func=run)
+
+
+def _add_stream_options(r: Any) -> None:
+    """How messages are written, and for how long: --per-message, --keep-going, --zmq."""
+    r.add_argument(
+        "--per-message",
+        choices=MESSAGE_MODES,
+        help="write each message framed: 'length' (4-byte big-endian length first) or 'line' "
+        "(a newline after it); default: the bytes back to back",
+    )
+    r.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="do not stop after the first session: follow every session, one after another "
+        "and side by side, until Ctrl-C / SIGTERM (then exit 0, or 3 if any lost data)",
+    )
+    r.add_argument(
+        "--zmq",
+        action="store_true",
+        help="ZeroMQ framing: decode the 2-byte offset + ZMTP/1.0 frames a ZeroMQ PUB sends "
+        "(pgm:// or epgm://) and write each message's frames",
+    )
 
 
 def open_output(path: str | None, in_place: bool = False) -> Output:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -154,8 +155,9 @@ def run_all(args: argparse.Namespace, rx: PgmReceiver, out: Output) -> int:
         pass
     except BrokenPipeError:
         status = EXIT_ERROR
+        # stdout is gone: keep the interpreter from complaining when it flushes it at exit
         with contextlib.suppress(OSError):
-            sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - for the interpreter's exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, RuntimeError) as exc:
         err("recv", str(exc))
         status = EXIT_ERROR
