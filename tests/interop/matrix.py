@@ -82,10 +82,6 @@ FEATURES: list[tuple[str, str, str]] = [
 #: cells of the grid that no test covers, with why (shown as "not tested" with the reason)
 UNTESTED: dict[tuple[str, str, str, str], str] = {
     **{
-        ("libpgm", "fec_ondemand", "p2o", t): "libpgm 5.3 receivers never send parity NAKs"
-        for t in TRANSPORTS
-    },
-    **{
         ("libpgm", "fec_proactive", "o2p", t): "libpgm 5.3's pro-active parity sender crashes"
         for t in TRANSPORTS
     },
