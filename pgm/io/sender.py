@@ -165,6 +165,7 @@ class PgmSender(Reactor):
         with self.lock:
             d: dict[str, Any] = self.engine.stats_dict(clock())
             d["tx_errors"] = self.transport.tx_errors
+            d["gso_sends"] = getattr(self.transport, "gso_sends", 0)  # UDP batches (net.gso)
             return d
 
     # -- sending ---------------------------------------------------------------------------------

@@ -26,6 +26,16 @@ released when the process ends), and a second source on the port fails with EADD
 message that names the fix.  Link-scope IPv6 groups (``ff02::/16``, ``ff12::/16``,
 interface-local ``ff01::``) are bound with the interface's scope id.  No privilege needed.
 
+**Batched UDP** (Linux >= 4.18): :meth:`UdpTransport.send_all` hands the kernel runs of
+same-size packets to one destination as one ``sendmsg`` with ``UDP_SEGMENT`` (generic
+segmentation offload: up to 64 packets, 64 KiB, one syscall), each still its own UDP datagram
+on the wire; a run ends at a shorter packet, another destination or a TTL override.  Support is
+probed once at open, and the first send the kernel refuses turns it off for the socket (plain
+sends from then on, :attr:`UdpTransport.gso_fallback` says why).  The batches are what one
+engine flush released under its token bucket, so the rate on the wire is the engine's.
+Receivers ask for ``UDP_GRO``: the kernel hands back runs of datagrams coalesced into one
+buffer with their segment size, which :meth:`UdpTransport.recv_batch` splits.
+
 :func:`open_transport` checks the group (a multicast address) and the port (1..65535) first,
 raising ValueError, and a socket is closed again if its setup fails: nothing leaks.
 """
@@ -43,6 +53,7 @@ from typing import Protocol
 
 from ..interfaces import Interface
 from ..wire import NLA
+from .gso import GRO_CMSG_SPACE, GSO_REFUSED, SOL_UDP, UDP_GRO, UDP_SEGMENT, gro_segment, run_end
 
 __all__ = [
     "IPPROTO_PGM",
@@ -306,9 +317,18 @@ class UdpTransport(Transport):
         ttl: int = 1,
         loop: bool = True,
         extra_ifaces: tuple[Interface, ...] = (),
+        gso: bool = True,
     ) -> None:
         super().__init__(group, iface, ttl, loop)
         self.port = port
+        self.gso = False
+        """Batched sends with ``UDP_SEGMENT`` in use (see the module docstring)."""
+        self.gso_fallback: str | None = None
+        """Why batched sends are off, when they were asked for and are not available."""
+        self.gso_sends = 0
+        """``sendmsg`` calls that carried more than one packet."""
+        self.gro = False
+        """Receives coalesced by ``UDP_GRO``."""
         self._claim = None if receiver else _claim_source_port(port)
         try:
             self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
@@ -321,6 +341,22 @@ class UdpTransport(Transport):
             self.close()
             raise
         self.dst_known = receiver and sys.platform.startswith("linux")
+        if gso:
+            self._probe_offloads(receiver)
+
+    def _probe_offloads(self, receiver: bool) -> None:
+        """Batched sends and coalesced receives where the kernel has them (once, at open)."""
+        try:
+            self.sock.getsockopt(SOL_UDP, UDP_SEGMENT)
+            self.gso = True
+        except OSError as exc:
+            self.gso_fallback = f"UDP_SEGMENT not supported: {exc.strerror}"
+        if receiver:
+            try:
+                self.sock.setsockopt(SOL_UDP, UDP_GRO, 1)
+                self.gro = True
+            except OSError:
+                pass  # plain receives
 
     def _setup(self, receiver: bool, extra_ifaces: tuple[Interface, ...]) -> None:
         s = self.sock
@@ -356,7 +392,57 @@ class UdpTransport(Transport):
     def _sockaddr_for(self, dst: NLA) -> tuple[object, ...]:
         return self._addr(dst, self.port)
 
+    def send_all(self, datagrams: Sequence[tuple[bytes, NLA, int | None]]) -> None:
+        """Send one engine flush: runs of same-size packets to one destination go as one
+        ``UDP_SEGMENT`` batch (see the module docstring), the rest one by one."""
+        n = len(datagrams)
+        if not self.gso or n < 2:
+            Transport.send_all(self, datagrams)
+            return
+        send = self.send
+        i = 0
+        while i < n:
+            pkt, dst, ttl = datagrams[i]
+            j = run_end(datagrams, i, n) if ttl is None else i + 1
+            if j - i == 1:
+                send(pkt, dst, ttl)
+            elif not self._send_segments(datagrams, i, j, len(pkt), dst):
+                Transport.send_all(self, datagrams[i:])  # refused: plain sends from now on
+                return
+            i = j
+
+    def _send_segments(
+        self,
+        datagrams: Sequence[tuple[bytes, NLA, int | None]],
+        i: int,
+        j: int,
+        size: int,
+        dst: NLA,
+    ) -> bool:
+        """Packets ``i .. j-1`` in one ``sendmsg``; False if the kernel refuses batching."""
+        addr = self._sockaddr.get(dst)
+        if addr is None:
+            addr = self._sockaddr[dst] = self._sockaddr_for(dst)
+        buf = b"".join([d[0] for d in datagrams[i:j]])
+        try:
+            self.sock.sendmsg([buf], [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", size))], 0, addr)
+        except BlockingIOError:
+            self.tx_errors += j - i  # a full send buffer: lost as on a congested link
+        except OSError as exc:
+            if exc.errno in GSO_REFUSED:
+                self.gso = False
+                self.gso_fallback = f"UDP_SEGMENT send refused: {exc.strerror}"
+                return False
+            if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EPERM, errno.ENOBUFS):
+                self.tx_errors += j - i
+            else:
+                raise
+        self.gso_sends += 1
+        return True
+
     def recv_batch(self) -> list[tuple[bytes, NLA, NLA | None]]:
+        if self.gro:
+            return self._recv_gro()
         out: list[tuple[bytes, NLA, NLA | None]] = []
         recv = self.sock.recvfrom
         nla = self._nla
@@ -374,6 +460,32 @@ class UdpTransport(Transport):
             out.append((data, nla(addr[0]), dst))
             self.rx_bytes += len(data)
             n += 1
+        return out
+
+    def _recv_gro(self) -> list[tuple[bytes, NLA, NLA | None]]:
+        """:meth:`recv_batch` with ``UDP_GRO``: a buffer may hold a run of datagrams of the
+        size its control message gives (the last may be shorter)."""
+        out: list[tuple[bytes, NLA, NLA | None]] = []
+        recv = self.sock.recvmsg
+        space = GRO_CMSG_SPACE
+        nla = self._nla
+        dst = self.group if self.dst_known else None
+        while len(out) < _MAX_BATCH:
+            try:
+                data, anc, _flags, addr = recv(65535, space)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                if exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
+                    continue
+                raise
+            src = nla(addr[0])
+            self.rx_bytes += len(data)
+            seg = gro_segment(anc) if anc else 0
+            if 0 < seg < len(data):
+                out.extend((data[k : k + seg], src, dst) for k in range(0, len(data), seg))
+            else:
+                out.append((data, src, dst))
         return out
 
 
