@@ -20,12 +20,14 @@ to declare loss.  Per session a :class:`SessionGuard` keeps what that takes:
   to the plausible edge.
 * **SPM sequence** (:meth:`Guard.spm_sqn_ok`): an SPM more than ``max_spm_sqn_jump`` ahead is
   suspect; three consecutive, increasing SPMs behind the believed sequence resynchronise it (a
-  forged SPM moved it).  **Path NLA** changes are damped (:meth:`Guard.path_nla`): a new NLA
-  is adopted only once no SPM with the current one was heard for ``path_nla_damping``.
+  forged SPM moved it).  **Path NLA** changes are damped (:meth:`Guard.nla_ok`): an SPM
+  naming another NLA is not believed at all until no SPM with the current one was heard for
+  ``path_nla_damping``.
 * **FIN** (:meth:`Guard.fin`): a FIN never ends the session at once.  It must not lie below
   what is known to exist; the receiver asks the source for an SPM (SPMR) and waits
   ``fin_confirm``: data beyond the FIN or a newer SPM without OPT_FIN contradicts it (the FIN
-  is cancelled and counted in ``suspect_fins``).
+  is cancelled and counted in ``suspect_fins``).  A FIN SPM whose lead is below what one
+  unconfirmed packet claimed rolls the window back to it (:meth:`Guard.roll_back`).
 * **Peer NAK suppression** (:meth:`Guard.peer_nak_ok`): other receivers' NAKs suppress ours
   at most ``PEER_NAK_CAP`` times per number; afterwards our NAK goes out whatever peers send.
 * **Memory** (:meth:`Guard.room`): held packets count ``HELD_PACKET_OVERHEAD`` besides their
@@ -37,6 +39,7 @@ to declare loss.  Per session a :class:`SessionGuard` keeps what that takes:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ... import wire
@@ -98,6 +101,13 @@ def _heard(s: Session) -> int:
         + st.buffer_drops
         + st.memory_drops
     )
+
+
+def _beyond(table: Mapping[int, object], lead: int, hi: int) -> list[int]:
+    """Keys of ``table`` in (lead, hi], at the cost of the smaller of table and stretch."""
+    if len(table) < hi - lead:
+        return [q for q in table if q > lead]
+    return [q for q in range(lead + 1, hi + 1) if q in table]
 
 
 def session_bytes(s: Session) -> int:
@@ -196,24 +206,42 @@ class Guard:
             return True
         return False
 
-    def path_nla(self, s: Session, nla: wire.NLA, now: float) -> None:
-        """An SPM believed names path NLA ``nla``: adopt it as the NAK destination unless it
-        changes an established one too soon (RFC 3208 §10)."""
-        g = s.guard
+    def nla_ok(self, s: Session, nla: wire.NLA, now: float) -> bool:
+        """May an SPM naming path NLA ``nla`` be believed?  A change of an established NLA is
+        damped (RFC 3208 §10): such SPMs are not believed at all - not their NLA, sequence,
+        edges nor FIN - until no SPM with the current NLA was heard for ``path_nla_damping``."""
         cur = s.nak_dst
         if cur is None or nla == cur:
-            s.nak_dst = nla
-            g.nla_heard = now
-            g.nla_new = None
-            return
+            return True
+        g = s.guard
         if g.nla_new == nla and now - g.nla_heard >= self.config.path_nla_damping:
-            s.nak_dst = nla
-            g.nla_heard = now
-            g.nla_new = None
-            return
+            return True
         if g.nla_new != nla:
             g.nla_new = nla
-            s.stats.path_nla_changes_damped += 1
+        s.stats.path_nla_changes_damped += 1
+        return False
+
+    def spm_believed(self, s: Session, nla: wire.NLA, now: float) -> None:
+        """An SPM was believed: its path NLA is where NAKs go from now on."""
+        s.nak_dst = nla
+        s.guard.nla_heard = now
+        s.guard.nla_new = None
+
+    def roll_back(self, s: Session, lead: int) -> None:
+        """A FIN SPM believed says the source's last number is ``lead``, below what one
+        unconfirmed packet claimed: forget the NAK records and held data beyond it (suspect),
+        so nothing that never existed is declared lost."""
+        hi = s.lead
+        for q in _beyond(s.naks, lead, hi):
+            del s.naks[q]
+        for q in _beyond(s.lost, lead, hi):
+            del s.lost[q]
+        for q in _beyond(s.buf, lead, hi):
+            s.buf_bytes -= len(s.buf.pop(q).data)
+            s.stats.suspect_packets += 1
+        s.lead = lead
+        if s.fin is not None and s.fin > lead:
+            s.fin = None  # a FIN beyond the source's last number was not its FIN
 
     # -- FIN -----------------------------------------------------------------------------------
 

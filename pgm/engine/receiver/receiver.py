@@ -457,7 +457,7 @@ class Receiver:
         st.total_bytes_received += size
         s.have_spm = True
         s.spm_sqn = spm.spm_sqn
-        self._guard.path_nla(s, spm.path_nla, now)  # damped (RFC 3208 §10)
+        self._guard.spm_believed(s, spm.path_nla, now)
         s.spmr_at = None
         rst = fin = False
         for o in spm.options:
@@ -492,6 +492,8 @@ class Receiver:
             self._end(s, EndReason.RST, now)
             return
         if fin:
+            if s.started and s.next - 1 <= lead < s.lead:
+                self._guard.roll_back(s, lead)  # beyond the source's last: never sent
             if self._guard.fin(s, max(s.lead, lead), spm.spm_sqn, now):
                 self._send_spmr(s)  # ask the source whether it really finished
         elif s.fin is not None:
@@ -504,6 +506,8 @@ class Receiver:
         """RFC 3208 §6.2: SPMs out of sequence are discarded; so are SPMs whose sequence or
         edges the source has not shown plausible (.guard), counted suspect."""
         guard = self._guard
+        if not guard.nla_ok(s, spm.path_nla, now):  # damped (RFC 3208 §10)
+            return False
         if s.have_spm and not guard.spm_sqn_ok(s, spm.spm_sqn):
             return False
         if ((spm.spm_lead + 1 - spm.spm_trail) & SQN_MASK) >= 0x7FFFFFFF:
