@@ -100,15 +100,16 @@ class Forger:
             group_nla=self.group,
         )
 
-    def nak(self, sqns: Sequence[int]) -> bytes:
-        """A NAK (list) for ``sqns`` that the source accepts (to its path NLA, or multicast)."""
+    def nak(self, sqns: Sequence[int], source_nla: NLA | str | None = None) -> bytes:
+        """A NAK (list) for ``sqns`` that the source accepts (to its path NLA, or multicast);
+        with another ``source_nla`` the source refuses it but receivers still see a peer NAK."""
         return wire.encode_nak_list(
             wire.NAK,
             source_port=self.dport,
             destination_port=self.tsi.source_port,
             gsi=self.tsi.gsi,
             sqns=[q & MASK for q in sqns],
-            source_nla=self.path or self.group,
+            source_nla=as_nla(source_nla) if source_nla else (self.path or self.group),
             group_nla=self.group,
         )
 
