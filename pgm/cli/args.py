@@ -262,15 +262,29 @@ def join_history(text: str) -> int | None:
 
 
 def build_receiver_config(
-    *, timeout: float | None = None, history: int | None = None
+    *,
+    timeout: float | None = None,
+    history: int | None = None,
+    source: str | None = None,
+    tsi: str | None = None,
 ) -> ReceiverConfig:
     """The :class:`ReceiverConfig` for ``recv`` options: ``--timeout`` is also the idle expiry
-    of a started session (None: the engine default); ``--join-history`` caps late join."""
+    of a started session (None: the engine default); ``--join-history`` caps late join;
+    ``--source`` / ``--tsi`` pin the session followed (docs/security.md).  ValueError (a
+    UsageError) for an address or TSI that does not parse."""
     from ..engine import ReceiverConfig
+    from ..wire import TSI, as_nla
 
     fields: dict[str, Any] = {"join_history": history}
     if timeout is not None:
         fields["peer_expiry"] = timeout
+    try:
+        if source is not None:
+            fields["only_source"] = as_nla(source)
+        if tsi is not None:
+            fields["only_tsi"] = TSI.parse(tsi)
+    except ValueError as exc:
+        raise UsageError(f"--source / --tsi: {exc}") from None
     return ReceiverConfig(**fields)
 
 

@@ -132,6 +132,15 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         "or at most N packets before the first one heard (default: all)",
     )
     r.add_argument(
+        "--source",
+        metavar="ADDR",
+        help="follow only a session from this source address; others are never started "
+        "(default: the first session heard; others heard are named; docs/security.md)",
+    )
+    r.add_argument(
+        "--tsi", metavar="TSI", help="follow only this session (TSI as printed: G.S.I.D.P.Q.PORT)"
+    )
+    r.add_argument(
         "--json", action="store_true", help="print statistics as JSON on stdout (needs --out FILE)"
     )
     r.set_defaults(func=run)
@@ -183,7 +192,9 @@ def _plan(args: argparse.Namespace) -> _Plan:
     if args.json and args.out in (None, "-"):
         raise UsageError("--json prints to stdout, which carries the data: add --out FILE")
     ifaces = [resolve_iface(s, group) for s in (args.iface or [None])]
-    cfg = build_receiver_config(timeout=args.timeout, history=args.join_history)
+    cfg = build_receiver_config(
+        timeout=args.timeout, history=args.join_history, source=args.source, tsi=args.tsi
+    )
     return _Plan(ifaces, cfg, open_output(args.out, in_place=args.keep_going))
 
 
@@ -263,6 +274,8 @@ class _Receive:
         return True
 
     def _loop(self, wait_until: float | None) -> None:
+        from ..engine import SessionStarted
+
         rx = self.rx
         while True:
             e = rx.next_event(0)
@@ -278,6 +291,15 @@ class _Receive:
                     e = rx.next_event(0.5)
                 if e is None:
                     continue
+            if (
+                type(e) is SessionStarted
+                and self.follow.tsi is not None
+                and e.tsi != self.follow.tsi
+            ):
+                self.progress.message(  # say what happened (docs/security.md)
+                    f"pgm recv: also heard session {e.tsi} from {e.source}, not followed "
+                    f"(following {self.follow.tsi}; --source / --tsi choose)"
+                )
             if self._take(self.follow.feed(e)):
                 return
 

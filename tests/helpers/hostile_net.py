@@ -156,6 +156,18 @@ def main(argv: list[str]) -> int:
     def send(dgram: bytes, dst: str | None) -> None:
         out.sendto(dgram, (dst or group, port))
 
+    if name == "first":  # a forged 24-packet session before the real source starts
+        g = Forger(TSI(b"forged", 4242), group, port)
+        g.path = wire.as_nla(ifaddr)
+        stop, sent = time.monotonic() + float(secs), 0
+        while time.monotonic() < stop:
+            for q in range(24):
+                opts = [wire.OptFin()] if q == 23 else []
+                send(g.odata(q, b"attacker data", trail=0, options=opts), None)
+            sent += 24
+            time.sleep(0.05)
+        print(f"forged {sent}")
+        return 0
     f: Forger | None = None
     heard = 0
     end = time.monotonic() + 120

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,34 @@ def test_forged_fin_on_data_truncates_nothing(netbed_star: NetBed, tmp_path: Pat
 def test_forged_rst_is_never_a_clean_end(netbed_star: NetBed, tmp_path: Path) -> None:
     _, _, report = _run(netbed_star, tmp_path, "rst")
     assert report["reason"] == "rst"
+
+
+@pytest.mark.parametrize("netbed_star", [2], indirect=True)
+def test_pgm_recv_source_pins_the_real_session(netbed_star: NetBed, tmp_path: Path) -> None:
+    # A forged session sent before the real one: `pgm recv --source` follows the real one.
+    bed = netbed_star
+    data = os.urandom(SIZE // 4)
+    src_file, out = tmp_path / "in.bin", tmp_path / "out.bin"
+    src_file.write_bytes(data)
+    port = _next_port()
+    rx, atk = bed.receivers
+    recv = _popen(rx, ["-m", "pgm", "recv", GROUP4, "--port", str(port), "--iface", rx.ifname,
+                       "--transport", "udp", "--out", str(out), "--timeout", "60",
+                       "--source", bed.source.ip4])  # fmt: skip
+    rx.wait_joined(GROUP4)
+    attacker = _popen(atk, ["-m", "tests.helpers.hostile_net", GROUP4, str(port), atk.ip4,
+                            "first", "4"])  # fmt: skip
+    time.sleep(1.0)
+    sender = _popen(bed.source, ["-m", "pgm", "send", GROUP4, str(src_file), "--port", str(port),
+                                 "--iface", bed.source.ifname, "--transport", "udp", "--rate",
+                                 str(RATE_KBITS), "--linger", "3"])  # fmt: skip
+    rc, _, se = _finish(recv, 120)
+    arc, aso, _ = _finish(attacker, 30)
+    sender.terminate()
+    _finish(sender, 10)
+    assert arc == 0 and int(aso.split()[-1]) > 0
+    assert rc == 0, se[-2000:]
+    assert out.read_bytes() == data
 
 
 @pytest.mark.soak
