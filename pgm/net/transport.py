@@ -14,6 +14,10 @@ every protocol-113 packet for the host, so the engine filters on group, port and
 sockets deliver the IP header (we read source and destination from it); IPv6 ones do not, so the
 destination comes from ``IPV6_PKTINFO``.  Needs root or CAP_NET_RAW.
 
+A raw IPv4 source on an Ethernet-like interface with multicast loopback off also opens an
+``AF_PACKET`` socket (:mod:`.packet`) and sends its multicast as finished Ethernet frames with a
+cached link + IPv4 header; NAKs, unicast, TTL overrides and any failure use the raw socket.
+
 **UDP encapsulation** (OpenPGM/ZeroMQ ``epgm``; docs/transports.md): the PGM packet is the UDP
 payload.  Multicast goes to group:port; NAKs and unicast SPMRs go to the SPM path NLA at the
 *same* port (OpenPGM with ucast port = mcast port, as ZeroMQ configures it).  Receivers bind the
@@ -54,6 +58,7 @@ from typing import Protocol
 from ..interfaces import Interface
 from ..wire import NLA
 from .gso import GRO_CMSG_SPACE, GSO_REFUSED, SOL_UDP, UDP_GRO, UDP_SEGMENT, gro_segment, run_end
+from .packet import PacketSender, open_packet_sender
 
 __all__ = [
     "IPPROTO_PGM",
@@ -503,6 +508,7 @@ class RawTransport(Transport):
         ttl: int = 1,
         loop: bool = True,
         extra_ifaces: tuple[Interface, ...] = (),
+        packet: bool = True,
     ) -> None:
         super().__init__(group, iface, ttl, loop)
         try:
@@ -521,6 +527,27 @@ class RawTransport(Transport):
             self.sock.close()
             raise
         self._cmsg_space = socket.CMSG_SPACE(20)
+        # Multicast data as Ethernet frames where safe (.packet); None: the raw socket only.
+        self.packet: PacketSender | None = None
+        if not receiver and packet:
+            self.packet = open_packet_sender(group, iface, ttl, loop, _BUF)
+
+    def send(self, packet: bytes, dst: NLA, ttl: int | None = None) -> None:
+        """Send one PGM packet: to the group through AF_PACKET when open, else raw IP."""
+        ps = self.packet
+        if ps is not None and ttl is None and (dst is self.group or dst == self.group):
+            r = ps.try_send(packet)
+            if r >= 0:
+                self.tx_errors += 1 - r
+                return
+            self.packet = None  # failed: the raw socket from now on
+        Transport.send(self, packet, dst, ttl)
+
+    def close(self) -> None:
+        """Release the sockets."""
+        if self.packet is not None:
+            self.packet.close()
+        self.sock.close()
 
     def _setup(self, receiver: bool, extra_ifaces: tuple[Interface, ...]) -> None:
         s = self.sock
