@@ -272,9 +272,10 @@ class ReceiverConfig:
     packet heard, as without OPT_JOIN), N = at most N sequence numbers before it."""
     trace_events: bool = False
     """Also emit research events (NakSent, NcfReceived)."""
-    fin_confirm: float = 0.5
+    fin_confirm: float = 0.3
     """Hostile peers (docs/security.md): a FIN ends the session only after this long without
-    contradiction (data beyond it, or a newer SPM without FIN), the source asked by an SPMR."""
+    contradiction (data beyond it, or a newer SPM without FIN), the source asked by an SPMR;
+    an RST after half of it, with everything up to the FIN delivered, ends it as FIN."""
     lead_jump_sqns: int = 256
     """The leading edge may jump at least this far ahead of delivery (see ``lead_jump_secs``);
     packets claiming more are suspect: counted, dropped, no loss declared."""

@@ -488,6 +488,12 @@ class Receiver:
                 self._naks.open_gap(s, s.lead + 1, lead + 1, now)
                 s.lead = lead
         if rst:
+            half = s.fin_at is not None and now >= s.fin_at - self.config.fin_confirm / 2
+            if s.fin is not None and s.next > s.fin and half:
+                # Everything up to a FIN that stood half its confirmation time uncontradicted
+                # is here: an RST after it (a lingering source giving up) ends it as FIN.
+                self._end(s, EndReason.FIN, now)
+                return
             s.rst = True
             self._end(s, EndReason.RST, now)
             return
