@@ -6,7 +6,11 @@ One ``sendmsg`` with a ``UDP_SEGMENT`` control message of segment size ``S`` han
 buffer of packets of ``S`` bytes (the last may be shorter); it leaves as that many UDP
 datagrams, each with its own headers, for the cost of one syscall.  :func:`run_end` cuts an
 engine flush into such runs: same destination, no TTL override, the first packet's size (a
-shorter packet ends a run), at most 64 segments and 65000 bytes.  A receiving socket with
+shorter packet ends a run), at most 64 segments and 65000 bytes.  Only ODATA and RDATA are
+batched: SPMs, NCFs and the rest keep a datagram each, so the three SPMs that start a session
+stay three chances — a virtual link (veth) carries a batch as one buffer up to the receiving
+socket, and a filter that drops it there (as the namespace test beds do to simulate loss)
+drops the whole batch.  A receiving socket with
 ``UDP_GRO`` gets runs the network coalesced back as one buffer, with the segment size in a
 ``UDP_GRO`` control message (:func:`gro_segment`).  The transport (:mod:`.transport`) probes
 support once and falls back to plain sends and receives.
@@ -42,6 +46,7 @@ GSO_MAX_BYTES = 65000
 """Under the 65507-byte UDP payload limit."""
 GSO_REFUSED = (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOPROTOOPT, errno.EIO)
 """errnos with which a kernel or device refuses segmentation (then: plain sends)."""
+_DATA_TYPES = (0x04, 0x05)  # ODATA, RDATA (RFC 3208 §8)
 GRO_CMSG_SPACE: int = socket.CMSG_SPACE(4) if hasattr(socket, "CMSG_SPACE") else 0
 
 
@@ -57,6 +62,8 @@ def run_end(datagrams: Sequence[tuple[bytes, NLA, int | None]], i: int, n: int) 
     """End of the run starting at ``i``: same destination, no TTL override, packets of the
     first one's size (a shorter one ends it), within the kernel's segment and byte limits."""
     pkt, dst, _ = datagrams[i]
+    if len(pkt) < 5 or pkt[4] not in _DATA_TYPES:
+        return i + 1  # control packets keep their own datagrams (see the module docstring)
     size = len(pkt)
     total = size
     j = i + 1
