@@ -18,12 +18,15 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..progress import ProgressLine, format_rate
-from ..sim import experiment, plots
-from ..sim.scenario import ScenarioError, Sweep, load, override, parse, parse_sweep
 from .report import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, err, json_dump
+
+if TYPE_CHECKING:
+    from ..sim.scenario import Sweep
+
+# The simulator is imported only when `pgm sim` runs: every other command starts without it.
 
 __all__ = ["add_parser", "run"]
 
@@ -66,6 +69,8 @@ def add_parser(sub: Any) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> tuple[dict[str, Any], Sweep | None]:
+    from ..sim.scenario import ScenarioError, load, override, parse, parse_sweep
+
     data = load(args.scenario)
     for item in args.set:
         single = parse_sweep(item)
@@ -86,6 +91,8 @@ def _prepare(args: argparse.Namespace) -> tuple[dict[str, Any], Sweep | None]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``pgm sim``; the exit status."""
+    from ..sim.scenario import ScenarioError
+
     try:
         data, spec = _prepare(args)
     except ScenarioError as e:
@@ -118,6 +125,8 @@ def _progress_text(prefix: str, t: float, done: int, total: int) -> str:
 
 
 def _plots_note(written: list[Path], no_plots: bool) -> str | None:
+    from ..sim import plots
+
     if no_plots:
         return None
     if not plots.available():
@@ -126,6 +135,9 @@ def _plots_note(written: list[Path], no_plots: bool) -> str | None:
 
 
 def _single(data: dict[str, Any], out: Path, state: dict[str, str], no_plots: bool) -> Any:
+    from ..sim import experiment, plots
+    from ..sim.scenario import parse
+
     sc = parse(data)
 
     def progress(t: float, done: int, total: int) -> None:
@@ -143,6 +155,8 @@ def _single(data: dict[str, Any], out: Path, state: dict[str, str], no_plots: bo
 def _sweep(
     data: dict[str, Any], spec: Sweep, out: Path, state: dict[str, str], no_plots: bool
 ) -> Any:
+    from ..sim import experiment, plots
+
     n = len(spec.values)
 
     def progress(i: int, v: Any, t: float, done: int, total: int) -> None:
