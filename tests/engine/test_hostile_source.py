@@ -91,3 +91,24 @@ def test_legitimate_repairs_are_served_during_a_flood() -> None:
     w.net.set_link(w.src_node, w.rx_nodes[0], Link(drop=drop_sqns(lost, types=("ODATA",))))
     _flood(w, 0.2, 2.5, 2000)
     _ended_intact(w, msgs, limit=30)
+
+
+def test_a_repair_not_sent_for_want_of_tokens_keeps_its_turn() -> None:
+    from pgm.engine.source.budget import SourceBudget
+    from pgm.engine.source.stats import SourceStats
+    from pgm.wire import as_nla
+
+    b = SourceBudget(SourceConfig(), SourceStats(), 0.0)
+    queue: dict[int, None] = {}
+    for naker, sqns in (("10.0.0.2", [1, 2]), ("10.0.0.3", [7])):
+        mine = b.naker(as_nla(naker))
+        for q in sqns:
+            queue[q] = None
+            mine.append(q)
+    assert b.next_repair(queue) == 1  # not sent (no tokens): it stays queued ...
+    assert b.next_repair(queue) == 7  # ... the other NAKer's turn ...
+    assert b.next_repair(queue) == 1  # ... and then it comes again
+    del queue[1]
+    assert b.next_repair(queue) == 7
+    del queue[7]
+    assert b.next_repair(queue) == 2

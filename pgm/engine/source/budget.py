@@ -80,10 +80,8 @@ class SourceBudget:
             while mine and mine[0] not in queue:
                 mine.popleft()  # sent or passed by the trail meanwhile
             if mine:
-                sqn = mine.popleft()
-                if mine:
-                    turn.append(mine)
-                return sqn
+                turn.append(mine)  # its next turn comes after the others'
+                return mine[0]  # left in place: if not sent now (no tokens) it goes next time
         return next(iter(queue))
 
     # -- NCFs ------------------------------------------------------------------------------------
