@@ -20,7 +20,7 @@ from pgm.io import PgmReceiver, PgmSender
 from pgm.net.transport import RawTransport
 from tests.testbed.netbed import GROUP4, NetBed
 
-pytestmark = pytest.mark.netns
+pytestmark = [pytest.mark.netns, pytest.mark.raw]  # AF_PACKET + raw IP sockets
 
 _ports = itertools.count(7970)
 
