@@ -41,7 +41,6 @@ session (TSI) it hears there, up to ``max_sessions``; the state of one is a
 
 from __future__ import annotations
 
-import heapq
 import os
 import random
 from collections import OrderedDict, deque
@@ -55,19 +54,15 @@ from ..api import Outgoing
 from ..config import HELD_PACKET_OVERHEAD, NAK_RECORD_OVERHEAD, ReceiverConfig
 from ..errors import ConfigError
 from ..events import (
-    EndReason,
     Event,
     LossReason,
-    NakSent,
-    NcfReceived,
-    SessionEnded,
     data_received,
 )
+from . import control, lifecycle, timers
 from .delivery import Held, deliver
 from .fec import ReceiverFec
 from .guard import Guard, session_bytes
-from .join import open_join_gap, read_options, start_session
-from .nak import NakInput, NakMachine, NakRecord, NakState, NakTimer
+from .nak import NakInput, NakMachine
 from .session import Session
 from .stats import ReceiverStats, SessionInfo
 
@@ -156,71 +151,37 @@ class Receiver:
         self._out = []
         return out
 
-    def next_timer(self) -> float | None:
-        """Absolute time of the next NAK/SPMR/expiry deadline, or None."""
-        t: float | None = None
-        h = self._timers
-        while h:
-            d, _, s = h[0]
-            if s.ended:
-                heapq.heappop(h)
-                continue
-            if s.next_deadline() != d:
-                heapq.heappop(h)  # stale: the session's deadline moved
-                if s.sched == d:
-                    s.sched = None
-                self._settle(s)
-                continue
-            t = d
-            break
-        e = self._expiry
-        while e:
-            d, _, s = e[0]
-            if s.ended or s.last_heard + self.config.peer_expiry != d:
-                heapq.heappop(e)
-                if not s.ended:
-                    self._push_expiry(s)
-                continue
-            if t is None or d < t:
-                t = d
-            break
-        return t
+    # -- bound from the modules that hold them (see their docstrings) -------------------------
 
-    def handle_timer(self, now: float) -> None:
-        """Run every timer due at ``now`` (early calls are harmless)."""
-        self._tick(now)
-        h = self._timers
-        due: list[Session] = []
-        while h and h[0][0] <= now:
-            d, _, s = heapq.heappop(h)
-            if s.sched == d:
-                s.sched = None
-            if not s.ended and s not in due:
-                due.append(s)
-        for s in due:
-            self._run_session_timers(s, now)
-            if not s.ended:
-                self._deliver(s)
-                self._settle(s)
-        e = self._expiry
-        while e and e[0][0] <= now:
-            _, _, s = heapq.heappop(e)
-            if s.ended:
-                continue
-            if s.last_heard + self.config.peer_expiry <= now:
-                self._end(s, EndReason.EXPIRED, now)
-            else:
-                self._push_expiry(s)
+    next_timer = timers.next_timer
+    handle_timer = timers.handle_timer
+    _tick = timers.tick
+    _push_expiry = timers.push_expiry
+    _settle = timers.settle
+    _spmr_retry = timers.spmr_retry
+    _run_session_timers = timers.run_session_timers
+    _dst_allowed = control.dst_allowed
+    _other = control.other
+    _on_spm = control.on_spm
+    _spm_plausible = control.spm_plausible
+    _on_ncf = control.on_ncf
+    _on_peer_nak = control.on_peer_nak
+    _send_naks = control.send_naks
+    _send_spmr = control.send_spmr
+    _data_session = lifecycle.data_session
+    _session = lifecycle.session
+    _start = lifecycle.start
+    _end = lifecycle.end
+    _start_with_data = lifecycle.start_with_data
+    _fin_progress = lifecycle.fin_progress
+    _fin_reached = lifecycle.fin_reached
 
     def receive_many(self, items: Iterable[tuple[bytes, NLA, NLA | None]], now: float) -> None:
-        """Take a batch of ``(datagram, src, dst)`` heard at ``now`` (the I/O drivers drain a
-        socket into one batch); the same as :meth:`receive` on each, in order.
-
-        This loop is the one receive path of data: every ODATA/RDATA is decoded here without
-        building an object, a parity packet is dropped, and the next in-order whole message of
-        a known session is delivered at once; anything else goes to :meth:`_on_data`.  It is
-        written inline, with its lookups hoisted out of the loop, because it runs per packet.
-        """
+        """Take a batch of ``(datagram, src, dst)`` heard at ``now``; the same as :meth:`receive`
+        on each, in order.  The one receive path of data: ODATA/RDATA decoded without an object,
+        the next in-order whole message of a known session delivered at once, the rest to
+        :meth:`_on_data`.  Inline, lookups hoisted, because it runs per packet; rare branches
+        (other packets, wrong port, parity, a new session) are calls."""
         self._tick(now)
         decode = wire.decode_data
         verify = self._verify
@@ -244,29 +205,17 @@ class Receiver:
                 self.stats.malformed_packets += 1
                 continue
             if datagram[2:4] != dport_b:
-                if flags & _PARITY and not any(datagram[0:4]):
-                    # OpenPGM accommodation: its parity packets carry no ports (docs/fec.md).
-                    self._fec.portless(datagram, tbyte, flags, sqn32, opts, payload, now)
-                    continue
-                self.stats.wrong_port += 1
+                self._wrong_port(datagram, tbyte, flags, sqn32, opts, payload, now)
                 continue
             key = (datagram[8:14], datagram[0] << 8 | datagram[1])
             s = sessions_get(key)  # type: ignore[call-overload]
             if flags & _PARITY:
-                if s is not None and s.fec is not None and s.started:
-                    s.last_heard = now
-                    self._fec.on_parity(s, datagram, tbyte, flags, sqn32, opts, payload, now)
-                else:
-                    self._drop_parity(s, now)
+                self._parity(s, datagram, tbyte, flags, sqn32, opts, payload, now)
                 continue
             if s is None:
-                if (sqn32 - trail32) & SQN_MASK >= 0x7FFFFFFF:
-                    self.stats.suspect_packets += 1  # TRAIL ahead of SQN (OpenPGM drops it)
-                    continue
-                s = self._session(TSI(*key), src, now, create=True)
+                s = self._data_session(key, src, sqn32, trail32, opts, now)
                 if s is None:
                     continue
-                self._start_with_data(s, sqn32, trail32, opts, now)
             else:
                 s.last_heard = now
             st = s.stats
@@ -312,6 +261,41 @@ class Receiver:
 
     # -- data that is not the fast path ---------------------------------------------------------
 
+    def _wrong_port(
+        self,
+        datagram: bytes,
+        tbyte: int,
+        flags: int,
+        sqn32: int,
+        opts: list[wire.Option],
+        payload: bytes,
+        now: float,
+    ) -> None:
+        """Data not for our port: counted, unless a portless parity packet."""
+        if flags & _PARITY and not any(datagram[0:4]):
+            # OpenPGM accommodation: its parity packets carry no ports (docs/fec.md).
+            self._fec.portless(datagram, tbyte, flags, sqn32, opts, payload, now)
+            return
+        self.stats.wrong_port += 1
+
+    def _parity(
+        self,
+        s: Session | None,
+        datagram: bytes,
+        tbyte: int,
+        flags: int,
+        sqn32: int,
+        opts: list[wire.Option],
+        payload: bytes,
+        now: float,
+    ) -> None:
+        """A parity packet (FEC, docs/fec.md): to the session's FEC, or counted and dropped."""
+        if s is not None and s.fec is not None and s.started:
+            s.last_heard = now
+            self._fec.on_parity(s, datagram, tbyte, flags, sqn32, opts, payload, now)
+        else:
+            self._drop_parity(s, now)
+
     def _drop_parity(self, s: Session | None, now: float) -> None:
         # RFC 3208 §9: a parity packet (FEC) is no data: it must never be delivered.  One of a
         # session whose SPM advertised no FEC (or not yet started) is counted and dropped.
@@ -319,27 +303,6 @@ class Receiver:
         if s is not None:
             s.last_heard = now
             s.stats.parity_packets_ignored += 1
-
-    def _start_with_data(
-        self, s: Session, sqn32: int, trail32: int, opts: list[wire.Option], now: float
-    ) -> None:
-        # RFC 3208 §6.1 / OpenPGM: the first data packet starts the window at its SQN, or
-        # lower with late join (OPT_JOIN, §9.5; .join): the gap up to it is then NAKed.
-        s.lead = sqn32 - 1  # unwrap reference
-        join32, syn = read_options(opts) if opts else (None, False)
-        self._start(s, sqn32, s.unwrap(trail32), join=join32, syn=syn)
-        if s.next < sqn32:
-            # Late join before any SPM: NAK the history only once an SPM says where to, all
-            # at once (ask for it now), not record by record as unanswered NAKs time out.
-            s.join_gap = sqn32
-            s.lead = sqn32 - 1
-            s.spmr_at = now
-            self._settle(s)
-            return
-        if not s.have_spm and s.spmr_at is None:
-            # App. C: ask for an SPM (we need its path NLA to NAK) after a random wait.
-            s.spmr_at = now + self.rng.random() * self.config.spmr_bo_ivl
-            self._settle(s)
 
     def _on_data(
         self, s: Session, sqn: int, rdata: bool, opts: list[wire.Option], data: bytes, now: float
@@ -402,338 +365,10 @@ class Receiver:
         self._deliver(s)
         self._settle(s)
 
-    # -- other packets ------------------------------------------------------------------------
-
-    def _dst_allowed(self, dst: NLA) -> bool:
-        """A packet addressed to ``dst`` (not the cached group object) is for us: our group,
-        or unicast; other groups are counted."""
-        if dst == self.group:
-            self._dst_ok = dst  # the transport tends to pass the same object every time
-            return True
-        if dst.is_multicast:
-            self.stats.wrong_group += 1
-            return False
-        return True
-
-    def _other(self, datagram: bytes, src: NLA, now: float, dst: NLA | None) -> None:
-        """Every packet that is not ODATA/RDATA."""
-        try:
-            pkt = wire.parse(datagram, verify=self._verify)
-        except wire.PacketError:
-            self.stats.malformed_packets += 1
-            return
-        t = type(pkt)
-        if t is wire.SPM or t is wire.NCF:
-            if pkt.destination_port != self.dport:
-                self.stats.wrong_port += 1
-                return
-            s = self._session(pkt.tsi, src, now, create=t is wire.SPM)
-            if s is None:
-                return
-            if t is wire.SPM:
-                self._on_spm(s, pkt, len(datagram), now)  # type: ignore[arg-type]
-            else:
-                self._on_ncf(s, pkt, now)  # type: ignore[arg-type]
-        elif t is wire.SPMR or t is wire.NAK:
-            # Upstream packets we overhear: another receiver's multicast SPMR or NAK suppresses
-            # ours (RFC 3208 App. C, §6.3).  Unicast ones are for the source, not us.
-            if dst is None or not dst.is_multicast or pkt.source_port != self.dport:
-                return
-            s = self._session(pkt.tsi, src, now, create=False)
-            if s is None:
-                return
-            if t is wire.SPMR:
-                if s.spmr_at is not None:
-                    s.spmr_at = now + self._spmr_retry()
-                    self._settle(s)
-            else:
-                self._on_peer_nak(s, pkt, now)  # type: ignore[arg-type]
-
-    def _on_spm(self, s: Session, spm: wire.SPM, size: int, now: float) -> None:
-        st = s.stats
-        if not self._spm_plausible(s, spm, now):
-            return
-        st.spms_received += 1
-        st.total_bytes_received += size
-        s.have_spm = True
-        s.spm_sqn = spm.spm_sqn
-        self._guard.spm_believed(s, spm.path_nla, now)
-        s.spmr_at = None
-        rst = fin = False
-        for o in spm.options:
-            if type(o) is wire.OptRst:
-                rst = True
-            elif type(o) is wire.OptFin:
-                fin = True
-            elif type(o) is wire.OptParityPrm:
-                self._fec.on_spm(s, o)
-        if not s.started:
-            # First packet is an SPM: start after its leading edge (RFC 3208 §6.1, OpenPGM).
-            s.lead = spm.spm_lead
-            lead = spm.spm_lead
-            join32 = None if fin or rst else read_options(spm.options)[0]
-            self._start(s, lead + 1, s.unwrap(spm.spm_trail), fin or rst, join32)
-            if s.next <= lead:  # late join (.join): NAK back to the join point
-                self._naks.open_gap(s, s.next, lead + 1, now)
-                s.lead = lead
-        else:
-            lead = s.unwrap(spm.spm_lead)
-            self._advance_trail(s, s.unwrap(spm.spm_trail), now)
-            if s.ended:
-                return
-            if s.join_gap is not None:
-                open_join_gap(s, self._naks, now)
-            if lead > s.lead and lead - s.next < self._max_window and self._gap_room(s, lead):
-                # The source has sent data we never saw: NAK it (RFC 3208 §6.3).
-                self._naks.open_gap(s, s.lead + 1, lead + 1, now)
-                s.lead = lead
-        if rst:
-            half = s.fin_at is not None and now >= s.fin_at - self.config.fin_confirm / 2
-            if s.fin is not None and s.next > s.fin and half:
-                # Everything up to a FIN that stood half its confirmation time uncontradicted
-                # is here: an RST after it (a lingering source giving up) ends it as FIN.
-                self._end(s, EndReason.FIN, now)
-                return
-            s.rst = True
-            self._end(s, EndReason.RST, now)
-            return
-        if fin:
-            if s.started and s.next - 1 <= lead < s.lead:
-                self._guard.roll_back(s, lead)  # beyond the source's last: never sent
-            if self._guard.fin(s, max(s.lead, lead), spm.spm_sqn, now):
-                self._send_spmr(s)  # ask the source whether it really finished
-        elif s.fin is not None:
-            self._guard.fin_contradicted(s)  # a newer SPM without FIN: the source goes on
-        self._deliver(s)
-        if not s.ended:
-            self._settle(s)
-
-    def _spm_plausible(self, s: Session, spm: wire.SPM, now: float) -> bool:
-        """RFC 3208 §6.2: SPMs out of sequence are discarded; so are SPMs whose sequence or
-        edges the source has not shown plausible (.guard), counted suspect."""
-        guard = self._guard
-        if not guard.nla_ok(s, spm.path_nla, now):  # damped (RFC 3208 §10)
-            return False
-        if s.have_spm and not guard.spm_sqn_ok(s, spm.spm_sqn):
-            return False
-        if ((spm.spm_lead + 1 - spm.spm_trail) & SQN_MASK) >= 0x7FFFFFFF:
-            s.stats.suspect_packets += 1  # trail beyond lead + 1
-            return False
-        if s.started:
-            lead = s.unwrap(spm.spm_lead)
-            if lead > s.lead + 1 and not guard.lead_ok(s, lead, now):
-                return False
-        return True
-
     def _gap_room(self, s: Session, upto: int) -> bool:
         """May NAK records for (lead, upto] be made (the memory budget, .guard)?"""
         gap = min(upto - s.lead, self.config.max_pending_naks)
         return self._guard.room(s, gap * NAK_RECORD_OVERHEAD, False, self.sessions)  # type: ignore[arg-type]
-
-    def _fin_progress(self, s: Session, sqn: int, now: float) -> None:
-        """In-order data at ``sqn`` of a session with a FIN: beyond it the FIN was false
-        (.guard); at it the session may end."""
-        if s.fin is not None and sqn > s.fin:
-            self._guard.fin_contradicted(s)
-        elif s.fin is not None and s.next > s.fin:
-            self._fin_reached(s, now)
-
-    def _fin_reached(self, s: Session, now: float) -> None:
-        """Everything up to the FIN is done: end once the FIN is confirmed (``fin_confirm``
-        without contradiction, .guard), else wait for that timer."""
-        if s.fin_at is None or now >= s.fin_at:
-            s.fin_at = None
-            self._end(s, EndReason.FIN, now)
-        else:
-            self._settle(s)
-
-    @staticmethod
-    def _listed(pkt: wire.NCF | wire.NAK) -> list[int]:
-        """The sequence numbers an NCF or NAK names: its own and its OPT_NAK_LIST's."""
-        sqns = [pkt.nak_sqn]
-        lst = pkt.option(wire.OptNakList)
-        if lst is not None:
-            sqns.extend(lst.sqns)
-        return sqns
-
-    def _on_ncf(self, s: Session, ncf: wire.NCF, now: float) -> None:
-        s.stats.ncfs_received += 1
-        sqns = self._listed(ncf)
-        if self.config.trace_events:
-            self._events.append(NcfReceived(s.tsi, tuple(sqns)))
-        if not s.started or ncf.parity:
-            if ncf.parity and s.started:
-                self._fec.on_parity_ncf(s, sqns, now)
-                self._settle(s)
-            return
-        for s32 in sqns:
-            sqn = s.unwrap(s32)
-            if sqn < s.next or sqn in s.buf:
-                continue  # RFC 3208 §6.3: NCFs for received or passed data are ignored
-            if sqn > s.lead:
-                if sqn - s.next >= self._max_window or not self._guard.lead_ok(s, sqn, now):
-                    continue
-                # An NCF beyond the lead extends the window (OpenPGM).
-                if sqn > s.lead + 1:
-                    self._naks.open_gap(s, s.lead + 1, sqn, now)
-                s.lead = sqn
-                s.naks[sqn] = NakRecord(NakState.BACK_OFF, 0.0, NakTimer.NONE)
-                s.lost.pop(sqn, None)
-            self._naks.apply(s, sqn, NakInput.NCF, now)
-        self._settle(s)
-
-    def _on_peer_nak(self, s: Session, nak_pkt: wire.NAK, now: float) -> None:
-        if nak_pkt.parity or not s.started:
-            return
-        ok = self._guard.peer_nak_ok  # suppression is bounded (.guard)
-        for s32 in self._listed(nak_pkt):
-            sqn = s.unwrap(s32)
-            if ok(s, sqn):
-                self._naks.apply(s, sqn, NakInput.PEER_NAK, now)
-        self._settle(s)
-
-    # -- sessions -----------------------------------------------------------------------------
-
-    def _tick(self, now: float) -> None:
-        self._now = now
-        if now >= self._rate_tick:
-            # About once a second: close each session's rate interval (read-only statistics).
-            self._rate_tick = now + 1.0
-            tick = self._guard.tick
-            for s in self.sessions.values():
-                s.sample_rate(now)
-                tick(s, now)
-
-    def _session(self, tsi: TSI, src: NLA, now: float, create: bool) -> Session | None:
-        s = self.sessions.get(tsi)
-        if s is not None:
-            s.last_heard = now
-            return s
-        if tsi in self._ended:
-            self.stats.ended_session_packets += 1
-            return None
-        if not create:
-            self.stats.unknown_session += 1
-            return None
-        cfg = self.config
-        if (cfg.only_tsi is not None and tsi != cfg.only_tsi) or (
-            cfg.only_source is not None and src != cfg.only_source
-        ):
-            self.stats.sessions_not_chosen += 1  # pinned to another session (security.md)
-            return None
-        if len(self.sessions) >= self.config.max_sessions:
-            self.stats.sessions_rejected += 1
-            return None
-        s = Session(tsi, src, now)
-        self.sessions[tsi] = s
-        self.stats.sessions_started += 1
-        self._push_expiry(s)
-        return s
-
-    def _start(
-        self,
-        s: Session,
-        heard: int,
-        trail: int,
-        ended: bool = False,
-        join: int | None = None,
-        syn: bool = False,
-    ) -> None:
-        """The session's first packet sets its window (RFC 3208 §6.1) at ``heard``, or lower
-        at the source's OPT_JOIN_MIN ``join`` (wire; .join); announce where it joined."""
-        self._events.append(start_session(s, heard, trail, ended, join, syn, self.config))
-
-    def _push_expiry(self, s: Session) -> None:
-        heapq.heappush(self._expiry, (s.last_heard + self.config.peer_expiry, next(self._seq), s))
-
-    def _settle(self, s: Session) -> None:
-        """Send the NAKs the table's rows queued, and make sure the session's earliest deadline
-        is in the timer heap (once)."""
-        if s.nak_queue:
-            self._send_naks(s)
-        d = s.next_deadline()
-        if d is not None and d != s.sched:
-            heapq.heappush(self._timers, (d, next(self._seq), s))
-            s.sched = d
-
-    def _end(self, s: Session, reason: EndReason, now: float) -> None:
-        if s.ended:
-            return
-        if reason is not EndReason.FIN and s.started and s.next <= s.lead:
-            # Whatever was still missing or undelivered will never come: say so.
-            s.lost_below = s.lead + 1
-            s.below_reason = LossReason(reason.value)
-            self._deliver(s, final=True)
-        self._naks.end(s, now)
-        s.close(reason, now)
-        del self.sessions[s.tsi]
-        self._ended[s.tsi] = now
-        self.ended_sessions[s.tsi] = s
-        while len(self._ended) > self.config.ended_memory:
-            self._ended.popitem(last=False)
-        while len(self.ended_sessions) > self.config.ended_memory:
-            self.ended_sessions.popitem(last=False)
-        self.stats.sessions_ended += 1
-        self._events.append(SessionEnded(s.tsi, reason))
-
-    # -- window, NAKs, delivery --------------------------------------------------------------
-
-    def _spmr_retry(self) -> float:
-        return max(1.0, 4 * self.config.spmr_bo_ivl)
-
-    def _run_session_timers(self, s: Session, now: float) -> None:
-        # Without an SPM there is nowhere to send a NAK (RFC 3208 §6.3: no NAKs before an SPM);
-        # SEND_NAK then treats it as sent and unanswered, so the SPMR has NAK_RPT_IVL per retry
-        # to bring the SPM in before the gap is given up.
-        self._naks.run_timers(s, now)
-        if s.nak_queue:
-            self._send_naks(s)
-        if s.spmr_at is not None and s.spmr_at <= now:
-            if s.have_spm:
-                s.spmr_at = None
-            else:
-                self._send_spmr(s)
-                s.spmr_at = now + self._spmr_retry()
-        if s.fin_at is not None and s.fin_at <= now:
-            s.fin_at = None  # the FIN stood its confirmation time (.guard)
-            if s.fin is not None and s.next > s.fin:
-                self._end(s, EndReason.FIN, now)
-
-    def _send_naks(self, s: Session) -> None:
-        """NAK (lists) for the numbers the rows queued, at most 1 + 62 per packet (§9.2)."""
-        sqns = sorted(s.nak_queue)
-        s.nak_queue.clear()
-        dst = s.nak_dst
-        if dst is None:
-            return
-        if s.fec is not None:
-            sqns = self._fec.naks(s, sqns, dst)
-        st = s.stats
-        for i in range(0, len(sqns), 1 + wire.MAX_NAK_LIST):
-            chunk = [q & SQN_MASK for q in sqns[i : i + 1 + wire.MAX_NAK_LIST]]
-            pkt = wire.NAK(
-                source_port=self.dport,
-                destination_port=s.tsi.source_port,
-                gsi=s.tsi.gsi,
-                nak_sqn=chunk[0],
-                source_nla=dst,
-                group_nla=self.group,
-                options=[wire.OptNakList(chunk[1:])] if len(chunk) > 1 else [],
-            ).encode()
-            self._out.append((pkt, dst, None))
-            st.nak_packets_sent += 1
-            st.selective_naks_sent += len(chunk)
-            if self.config.trace_events:
-                self._events.append(NakSent(s.tsi, tuple(chunk)))
-
-    def _send_spmr(self, s: Session) -> None:
-        pkt = wire.SPMR(
-            source_port=self.dport, destination_port=s.tsi.source_port, gsi=s.tsi.gsi
-        ).encode()
-        if self.config.spmr_multicast:
-            self._out.append((pkt, self.group, 1))  # TTL 1: for the other receivers here
-        self._out.append((pkt, s.source, None))
-        s.stats.spmrs_sent += 1
 
     def _advance_trail(self, s: Session, trail: int, now: float) -> None:
         """The source's trailing edge moved: anything missing below it is lost (RFC 3208 §6.3)."""
