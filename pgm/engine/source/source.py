@@ -15,6 +15,7 @@ The work is split by job:
   steps of ``window_advance_pct`` of ``window_secs`` (Windows' model);
 * :mod:`.spm` — when SPMs fall due (start burst, heartbeats after data, ambient, SPMR);
 * :mod:`.repair` — which NAKs are accepted, the NCFs and the RDATA queue;
+* :mod:`.info` — the life-cycle states, the :class:`SourceInfo` snapshot, identity checks;
 * this module — the public API, the session's life (:class:`SourceState`) and the scheduler.
 
 Internally sequence numbers are unbounded integers (a 64-bit counter, never wrapping), so the
@@ -35,19 +36,19 @@ from __future__ import annotations
 import os
 import random
 from collections import deque
-from dataclasses import dataclass, fields, replace
-from enum import Enum
-from ipaddress import IPv6Address
+from dataclasses import replace
 from typing import Any
 
 from ... import wire
 from ...wire import NLA, SQN_MASK, TSI, as_nla
 from ..api import Outgoing
 from ..config import SourceConfig
-from ..errors import ConfigError, NotConnected, WouldBlock
+from ..errors import NotConnected, WouldBlock
 from ..events import Event, RepairSent, SourceClosed
 from ..rate import RateMeter, TokenBucket
+from .budget import SourceBudget
 from .fec import SourceFec
+from .info import SourceInfo, SourceState, info_dict, session_identity
 from .join import LateJoin
 from .repair import RepairQueue
 from .spm import SpmSchedule
@@ -64,69 +65,6 @@ _RDATA = wire.TYPE_RDATA
 _LATE_FRAG_BYTES = len(wire.data_options(fragment=(0, 0, 0), join=0, syn=True)) - len(
     wire.data_options(fragment=(0, 0, 0))
 )
-
-
-class SourceState(str, Enum):
-    """Where a source session is in its life.
-
-    A ``str`` enum: ``state == "open"`` keeps working for callers that compare with strings.
-    """
-
-    OPEN = "open"
-    """Taking messages from the application."""
-    CLOSING = "closing"
-    """:meth:`Source.close` was called; queued data is still going out (OPT_FIN on the last)."""
-    LINGERING = "lingering"
-    """All data sent; SPMs (with OPT_FIN or OPT_RST) go out and NAKs are answered for the
-    linger time."""
-    CLOSED = "closed"
-    """Finished: nothing more is sent, :class:`SourceClosed` was emitted."""
-
-
-@dataclass(frozen=True, slots=True)
-class SourceInfo:
-    """A snapshot of a source session (:meth:`Source.info`): identity, window, counters, rates.
-
-    Taking one changes nothing in the engine; two snapshots at the same ``now`` are equal.
-    """
-
-    tsi: TSI
-    """The session's transport session identifier (GSI + data-source port)."""
-    group: NLA
-    """Multicast group the data goes to."""
-    dport: int
-    """Data-destination port."""
-    nla: NLA
-    """This host's address on the sending interface (the SPM path NLA; NAKs come back to it)."""
-    config: SourceConfig
-    """The session's configuration."""
-    max_tsdu: int
-    """Largest message that goes out as one unfragmented ODATA."""
-    state: SourceState
-    """Life-cycle state."""
-    trail64: int
-    """Trailing edge of the transmit window, unbounded (Windows' TrailingEdgeSeqId); the wire
-    value is ``trail64 & 0xFFFFFFFF``."""
-    lead64: int
-    """Leading edge of the transmit window, unbounded (Windows' LeadingEdgeSeqId); ``trail64 ==
-    lead64 + 1`` when the window is empty (``-1`` before the first ODATA of a session started
-    at 0)."""
-    pending_bytes: int
-    """Bytes accepted by :meth:`Source.send` and not yet sent."""
-    window_bytes_free: int
-    """Free bytes in the transmit window."""
-    outstanding_repairs: int
-    """RDATA queued and not yet sent (RM: NumOutstandingNaks)."""
-    stats: SourceStats
-    """A copy of the counters at the time of the snapshot."""
-    rate_kbps_overall: float
-    """Send rate since the session started, kbit/s over SPM + ODATA + RDATA bytes (RM:
-    RateKBitsPerSecOverall)."""
-    rate_kbps_last: float
-    """Send rate over the last whole second (counted from the session's start) completed before
-    the snapshot, kbit/s over SPM + ODATA bytes (RM: RateKBitsPerSecLast)."""
-    join_min64: int | None = None
-    """OPT_JOIN_MIN advertised now, unbounded (late join, RFC 3208 §9.5); None when off."""
 
 
 # Module-level aliases: an Enum member looked up on its class costs ~50 ns, too much per packet.
@@ -162,23 +100,11 @@ class Source:
         self.config = cfg = config or SourceConfig()
         self.group: NLA = as_nla(group)
         self.nla: NLA = as_nla(nla)
-        if not self.group.is_multicast:
-            raise ConfigError(f"{self.group} is not a multicast group")
-        if isinstance(self.group, IPv6Address) != (cfg.ip_version == 6):
-            raise ConfigError("config.ip_version does not match the group's address family")
         self.rng = rng if rng is not None else random.Random(os.urandom(16))
-        if not 0 < dport < 65536:
-            raise ConfigError(f"bad destination port {dport}")
         self.dport = dport
-        if sport is None:
-            sport = dport
-            while sport == dport:
-                sport = self.rng.randrange(1024, 65536)
-        self.sport = sport
-        self.gsi = gsi if gsi is not None else self.rng.randbytes(6)
-        if len(self.gsi) != 6:
-            raise ConfigError("gsi must be 6 bytes")
-        self.tsi = TSI(self.gsi, sport)
+        sport, gsi = session_identity(cfg, self.group, dport, sport, gsi, self.rng)
+        self.sport, self.gsi = sport, gsi
+        self.tsi = TSI(gsi, sport)
         self.stats = SourceStats()
 
         self._overhead = cfg.header_overhead
@@ -187,19 +113,7 @@ class Source:
         self._join = cfg.options_on_all_data
         self._max_tsdu = cfg.max_message_tsdu
         self._max_frag = cfg.max_tsdu_fragment
-        # Late join (SourceConfig.late_join): OPT_JOIN on all data, OPT_SYN on the first.
-        self._late = LateJoin(
-            cfg.late_join,
-            initial_sqn & SQN_MASK,
-            cfg.window_secs,
-            cfg.window_secs * cfg.window_advance_pct / 100.0,
-            now,
-        )
-        self._late_on = self._late.enabled
-        self._syn_sqn = initial_sqn & SQN_MASK if self._late_on else -1
-        if self._late_on:
-            self._join = True  # every unfragmented TPDU carries OPT_JOIN (see _with_join)
-            self._max_frag = cfg.max_tsdu_fragment - _LATE_FRAG_BYTES
+        self._setup_late_join(initial_sqn & SQN_MASK, now)
         self._bucket = TokenBucket(
             cfg.rate_bps / 8, max(cfg.mtu, cfg.rate_bps / 8 * cfg.burst_secs), now
         )
@@ -226,8 +140,37 @@ class Source:
         )
         if self._late_on:
             self._repairs.late = self._late
+        # Separate repair / NCF budgets and NAKer fairness (.budget, docs/security.md).
+        self._budget = self._repairs.budget = SourceBudget(cfg, self.stats, now)
         self._spm = SpmSchedule(cfg, wire.SpmTemplate(sport, dport, self.gsi, self.nla), now)
-        # FEC (docs/fec.md): parity in .fec; every SPM carries its OPT_PARITY_PRM.
+        self._setup_fec()
+        self._state = _OPEN
+        self._rst = False
+        self._linger_at: float | None = None
+        self._linger = cfg.effective_linger
+        self._now = now
+        self._started = now
+        self._meter = RateMeter(now)  # SPM + ODATA bytes per second, for the "last" rate
+
+    def _setup_late_join(self, initial_sqn: int, now: float) -> None:
+        """Late join (SourceConfig.late_join): OPT_JOIN on all data, OPT_SYN on the first."""
+        cfg = self.config
+        self._late = LateJoin(
+            cfg.late_join,
+            initial_sqn,
+            cfg.window_secs,
+            cfg.window_secs * cfg.window_advance_pct / 100.0,
+            now,
+        )
+        self._late_on = self._late.enabled
+        self._syn_sqn = initial_sqn if self._late_on else -1
+        if self._late_on:
+            self._join = True  # every unfragmented TPDU carries OPT_JOIN (see _with_join)
+            self._max_frag = cfg.max_tsdu_fragment - _LATE_FRAG_BYTES
+
+    def _setup_fec(self) -> None:
+        """FEC (docs/fec.md): parity in .fec; every SPM carries its OPT_PARITY_PRM."""
+        cfg = self.config
         self._fec: SourceFec | None = None
         self._spm_fixed: tuple[wire.Option, ...] = ()
         if cfg.fec:
@@ -236,13 +179,6 @@ class Source:
             self._fec = fec
             self._spm_fixed = self._spm.options = (fec.spm_option,)
             self._repairs.parity = fec if fec.ondemand else None
-        self._state = _OPEN
-        self._rst = False
-        self._linger_at: float | None = None
-        self._linger = cfg.effective_linger
-        self._now = now
-        self._started = now
-        self._meter = RateMeter(now)  # SPM + ODATA bytes per second, for the "last" rate
 
     # -- application API ---------------------------------------------------------------------
 
@@ -388,6 +324,9 @@ class Source:
                 t = d
         if self._repairs.ncfs or spm.burst:
             return self._now
+        ncf_at = self._budget.ncf_at(self._now)
+        if ncf_at is not None and ncf_at < t:
+            t = ncf_at
         pend = self._pending
         fec_owed = self._fec is not None and self._fec.owed
         if (
@@ -455,8 +394,8 @@ class Source:
         self._now = now
         out: list[Outgoing] = []
         group = self.group
-        if self._repairs.ncfs:
-            ncfs = self._repairs.take_ncfs()
+        if self._repairs.ncfs or self._budget.pending:
+            ncfs = self._repairs.take_ncfs(now)
             out.extend((n, group, None) for n in ncfs)
             self.stats.ncf_packets_sent += len(ncfs)
         fec = self._fec
@@ -516,14 +455,21 @@ class Source:
         st = self.stats
         txw = self._txw
         trace = self.config.trace_events
+        pend = self._pending
+        # New data waiting to go keeps its share: repairs then stay within their budget.
+        limited = bool(pend) and txw.has_room(len(pend[0].data))
+        budget = self._budget
         while queue:
-            sqn = next(iter(queue))
+            sqn = self._repairs.next_repair()  # round-robin over NAKers (.budget)
             tx = txw.get(sqn)
             if tx is None:  # the trail passed it while queued
                 del queue[sqn]
                 continue
+            if limited and not budget.repair_ok(now):
+                return True  # on to ODATA (.budget)
             if not self._bucket.try_consume(tx.size + self._overhead, now):
                 return False
+            budget.repair.try_consume(tx.size + self._overhead, now)
             del queue[sqn]
             if self._late_on:
                 tx.set_join(self._late.join_min)
@@ -634,15 +580,4 @@ class Source:
 
     def stats_dict(self, now: float) -> dict[str, Any]:
         """All counters plus window edges and rates, for JSON output."""
-        d: dict[str, Any] = {f.name: getattr(self.stats, f.name) for f in fields(self.stats)}
-        overall, last = self.rates_kbps(now)
-        d.update(
-            trail=self._txw.trail,
-            lead=self._txw.lead,
-            outstanding_repairs=len(self._repairs.queue),
-            window_bytes_free=self._txw.bytes_free,
-            rate_kbps_overall=overall,
-            rate_kbps_last=last,
-            join_min=self._late.join_min if self._late_on else None,
-        )
-        return d
+        return info_dict(self.info(now))
