@@ -25,7 +25,7 @@ def test_the_two_commands_use_a_venv_not_the_system_pip() -> None:
     for block in (demo, tests):
         assert "python3 -m pip install" not in block  # externally-managed-environment
     assert "sudo .venv/bin/pgm demo" in README  # raw mode as root, from the venv
-    assert re.search(r"budget \d+ minutes", README)  # the test suite's run time
+    assert re.search(r"\d+(–\d+)? minutes on a 2-core", README)  # the test suite's run time
 
 
 def test_the_stale_coming_next_line_is_gone() -> None:
