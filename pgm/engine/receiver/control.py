@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 Every packet that is not ODATA/RDATA leaves :meth:`Receiver.receive_many` for
-:func:`other`, which parses it into an object (these are rare: no fast path).
+:func:`other`, which parses it into an object (these are rare: no fast path) for
+:func:`dispatch`.
 An SPM (RFC 3208 §6.2) is first checked for plausibility (sequence, edges, path NLA; .guard),
 then sets where NAKs go, may start the session, moves the trailing edge, opens a gap up to
 its leading edge (§6.3) and carries OPT_FIN / OPT_RST / OPT_PARITY_PRM.  An NCF (§6.3)
@@ -21,6 +22,7 @@ from ... import wire
 from ...wire import NLA
 from ...wire.sqn import SQN_MASK
 from ..events import EndReason, NakSent, NcfReceived
+from .guard import ProbeInput
 from .join import open_join_gap, read_options
 from .nak import NakInput, NakRecord, NakState, NakTimer
 from .session import Session
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from .receiver import Receiver
 
 __all__ = [
+    "dispatch",
     "dst_allowed",
     "listed",
     "on_ncf",
@@ -63,6 +66,14 @@ def other(r: Receiver, datagram: bytes, src: NLA, now: float, dst: NLA | None) -
     except wire.PacketError:
         r.stats.malformed_packets += 1
         return
+    dispatch(r, pkt, len(datagram), src, now, dst)
+
+
+def dispatch(
+    r: Receiver, pkt: wire.Packet, size: int, src: NLA, now: float, dst: NLA | None
+) -> None:
+    """A parsed packet that is not ODATA/RDATA (``size``: its length on the wire); also
+    :meth:`Receiver.receive_packet`'s way in.  Reads ``pkt``, never changes it."""
     t = type(pkt)
     if t is wire.SPM or t is wire.NCF:
         if pkt.destination_port != r.dport:
@@ -72,7 +83,7 @@ def other(r: Receiver, datagram: bytes, src: NLA, now: float, dst: NLA | None) -
         if s is None:
             return
         if t is wire.SPM:
-            r._on_spm(s, pkt, len(datagram), now)  # type: ignore[arg-type]
+            r._on_spm(s, pkt, size, now)  # type: ignore[arg-type]
         else:
             r._on_ncf(s, pkt, now)  # type: ignore[arg-type]
     elif t is wire.SPMR or t is wire.NAK:
@@ -86,7 +97,8 @@ def other(r: Receiver, datagram: bytes, src: NLA, now: float, dst: NLA | None) -
         if t is wire.SPMR:
             if s.spmr_at is not None:
                 s.spmr_at = now + r._spmr_retry()
-                r._settle(s)
+            r._guard.probe(s, ProbeInput.PEER_SPMR, now)  # defers a FIN probe (.guard)
+            r._settle(s)
         else:
             r._on_peer_nak(s, pkt, now)  # type: ignore[arg-type]
 
@@ -142,8 +154,7 @@ def on_spm(r: Receiver, s: Session, spm: wire.SPM, size: int, now: float) -> Non
     if fin:
         if s.started and s.next - 1 <= lead < s.lead:
             r._guard.roll_back(s, lead)  # beyond the source's last: never sent
-        if r._guard.fin(s, max(s.lead, lead), spm.spm_sqn, now):
-            r._send_spmr(s)  # ask the source whether it really finished
+        r._guard.fin(s, max(s.lead, lead), spm.spm_sqn, now)  # probed by an SPMR (.guard)
     elif s.fin is not None:
         r._guard.fin_contradicted(s)  # a newer SPM without FIN: the source goes on
     r._deliver(s)

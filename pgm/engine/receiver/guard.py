@@ -28,6 +28,13 @@ to declare loss.  Per session a :class:`SessionGuard` keeps what that takes:
   ``fin_confirm``: data beyond the FIN or a newer SPM without OPT_FIN contradicts it (the FIN
   is cancelled and counted in ``suspect_fins``).  A FIN SPM whose lead is below what one
   unconfirmed packet claimed rolls the window back to it (:meth:`Guard.roll_back`).
+* **FIN probe suppression** (``PROBE_TRANSITIONS``, RFC 3208 §13.6 / App. C): N receivers
+  each probing a FIN at once would be N SPMRs heard by N peers and N SPMs answering.  The
+  probe waits a random back-off (at most ``min(spmr_bo_ivl, fin_confirm / 4)``, from the
+  receiver's seeded RNG) and is dropped (``spmrs_suppressed``) when an SPM is believed
+  first.  Another receiver's multicast SPMR only defers it: if no SPM follows within
+  ``fin_confirm / 4`` the probe goes out anyway, so one forged SPMR cannot silence every
+  probe.
 * **Peer NAK suppression** (:meth:`Guard.peer_nak_ok`): other receivers' NAKs suppress ours
   at most ``PEER_NAK_CAP`` times per number; afterwards our NAK goes out whatever peers send.
 * **Memory** (:meth:`Guard.room`): held packets count ``HELD_PACKET_OVERHEAD`` besides their
@@ -39,7 +46,9 @@ to declare loss.  Per session a :class:`SessionGuard` keeps what that takes:
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from ... import wire
@@ -48,7 +57,7 @@ from ..config import HELD_PACKET_OVERHEAD, NAK_RECORD_OVERHEAD, ReceiverConfig
 if TYPE_CHECKING:
     from .session import Session
 
-__all__ = ["Guard", "SessionGuard", "session_bytes"]
+__all__ = ["PROBE_TRANSITIONS", "Guard", "Probe", "ProbeInput", "SessionGuard", "session_bytes"]
 
 #: How often other receivers' NAKs may suppress ours for one sequence number (each restarts
 #: at most ``nak_rpt_ivl``), so our NAK goes out at the latest after about 4 × nak_rpt_ivl.
@@ -56,6 +65,37 @@ PEER_NAK_CAP = 3
 
 #: Consecutive SPMs behind the believed SPM sequence that resynchronise it.
 SPM_RESYNC = 3
+
+
+class Probe(Enum):
+    """Where the SPMR probing a FIN stands (one per session)."""
+
+    IDLE = "idle"  # no FIN believed
+    WAIT = "wait"  # FIN believed: our SPMR waits its random back-off
+    ASKED = "asked"  # a peer's SPMR asked for us: wait for the answering SPM
+    DONE = "done"  # sent, or an SPM came first (suppressed)
+
+
+class ProbeInput(Enum):
+    """What moves the FIN probe."""
+
+    FIN = "fin"  # a FIN was believed
+    PEER_SPMR = "peer_spmr"  # another receiver's multicast SPMR for this TSI
+    SPM = "spm"  # an SPM was believed
+    DUE = "due"  # the probe's deadline came
+
+
+#: (state, input) -> (next state, what to do): "backoff" schedules the random back-off,
+#: "answer" the wait for an answer to a peer's SPMR, "send" sends our SPMR, "suppress" drops
+#: it (counted).  Pairs not listed change nothing.
+PROBE_TRANSITIONS: dict[tuple[Probe, ProbeInput], tuple[Probe, str]] = {
+    (Probe.IDLE, ProbeInput.FIN): (Probe.WAIT, "backoff"),
+    (Probe.WAIT, ProbeInput.PEER_SPMR): (Probe.ASKED, "answer"),
+    (Probe.WAIT, ProbeInput.SPM): (Probe.DONE, "suppress"),
+    (Probe.WAIT, ProbeInput.DUE): (Probe.DONE, "send"),
+    (Probe.ASKED, ProbeInput.SPM): (Probe.DONE, "suppress"),
+    (Probe.ASKED, ProbeInput.DUE): (Probe.DONE, "send"),  # nobody answered: ask ourselves
+}
 
 
 class SessionGuard:
@@ -72,7 +112,8 @@ class SessionGuard:
         "old_count",
         "old_sqn",
         "peak",
-        "probed",
+        "probe",
+        "probe_at",
     )
 
     def __init__(self, now: float) -> None:
@@ -86,7 +127,8 @@ class SessionGuard:
         self.nla_new: wire.NLA | None = None  # a path NLA not adopted yet
         self.nla_heard = now  # last SPM with the current path NLA
         self.fin_spm: int | None = None  # SPM sequence number of the FIN believed
-        self.probed = False  # SPMR sent for the FIN
+        self.probe = Probe.IDLE  # the SPMR probing a FIN (PROBE_TRANSITIONS) ...
+        self.probe_at: float | None = None  # ... and its deadline
 
 
 def _heard(s: Session) -> int:
@@ -122,8 +164,10 @@ def session_bytes(s: Session) -> int:
 class Guard:
     """The receiver's plausibility checks (see the module docstring)."""
 
-    def __init__(self, config: ReceiverConfig) -> None:
+    def __init__(self, config: ReceiverConfig, rng: random.Random | None = None) -> None:
         self.config = config
+        self.rng = rng if rng is not None else random.Random(0)
+        self._probe_bo = min(config.spmr_bo_ivl, config.fin_confirm / 4)
         self._jump = config.lead_jump_sqns
         self._jump_secs = config.lead_jump_secs
         self._floor = config.lead_rate_floor
@@ -226,6 +270,8 @@ class Guard:
         s.nak_dst = nla
         s.guard.nla_heard = now
         s.guard.nla_new = None
+        if s.guard.probe is not Probe.IDLE:
+            self.probe(s, ProbeInput.SPM, now)  # the source spoke: no need to ask it
 
     def roll_back(self, s: Session, lead: int) -> None:
         """A FIN SPM believed says the source's last number is ``lead``, below what one
@@ -245,13 +291,13 @@ class Guard:
 
     # -- FIN -----------------------------------------------------------------------------------
 
-    def fin(self, s: Session, last: int, spm_sqn: int | None, now: float) -> bool:
+    def fin(self, s: Session, last: int, spm_sqn: int | None, now: float) -> None:
         """A FIN says ``last`` is the session's last sequence number (from an SPM with
         ``spm_sqn``, or on data): believe it for now, unless it lies below what is known to
-        exist.  True when an SPMR should probe the source."""
+        exist, and schedule the SPMR that asks the source whether it really finished."""
         if last < s.lead:
             s.stats.suspect_fins += 1
-            return False
+            return
         g = s.guard
         if s.fin is None or last > s.fin:
             s.fin = last
@@ -259,19 +305,39 @@ class Guard:
             g.fin_spm = spm_sqn
         if s.fin_at is None:
             s.fin_at = now + self.config.fin_confirm
-        if g.probed:
-            return False
-        g.probed = True
-        return True
+        self.probe(s, ProbeInput.FIN, now)
 
     def fin_contradicted(self, s: Session) -> None:
         """The source went on after the FIN (data beyond it, a newer SPM without OPT_FIN):
         the FIN was forged or is stale; forget it."""
         s.fin = None
         s.fin_at = None
-        s.guard.fin_spm = None
-        s.guard.probed = False
+        g = s.guard
+        g.fin_spm = None
+        g.probe = Probe.IDLE
+        g.probe_at = None
         s.stats.suspect_fins += 1
+
+    def probe(self, s: Session, what: ProbeInput, now: float) -> bool:
+        """Move the FIN probe (``PROBE_TRANSITIONS``); True when our SPMR is to go out now."""
+        g = s.guard
+        step = PROBE_TRANSITIONS.get((g.probe, what))
+        if step is None:
+            return False
+        g.probe, action = step
+        g.probe_at = None
+        if action == "backoff":
+            g.probe_at = now + self.rng.random() * self._probe_bo
+        elif action == "answer":
+            g.probe_at = now + self.config.fin_confirm / 4
+        elif action == "suppress":
+            s.stats.spmrs_suppressed += 1
+        return action == "send"
+
+    def probe_due(self, s: Session, now: float) -> bool:
+        """Timers: True when the FIN probe's deadline came and our SPMR is to go out."""
+        at = s.guard.probe_at
+        return at is not None and at <= now and self.probe(s, ProbeInput.DUE, now)
 
     # -- peer NAKs -----------------------------------------------------------------------------
 

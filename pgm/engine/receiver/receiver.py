@@ -111,7 +111,7 @@ class Receiver:
         self._now = now
         self._naks = NakMachine(self.config, self.rng)
         self._fec = ReceiverFec(self)  # FEC (docs/fec.md)
-        self._guard = Guard(self.config)  # what is believed of unauthenticated sources
+        self._guard = Guard(self.config, self.rng)  # what is believed of unauthenticated sources
         self._max_window = self.config.max_window_sqns
         self._verify = self.config.verify_checksum
         self._dst_ok: object = self.group
@@ -259,6 +259,21 @@ class Receiver:
         """Take one PGM packet heard on the group (or unicast to this host)."""
         self.receive_many(((datagram, src, dst),), now)
 
+    def receive_packet(
+        self, pkt: wire.Packet, size: int, src: NLA, now: float, dst: NLA | None = None
+    ) -> None:
+        """Take one control packet (SPM, NCF, NAK, SPMR...: not ODATA/RDATA, which go through
+        :meth:`receive`) that the caller already parsed — and verified, if it wants checksums
+        checked — from a datagram of ``size`` bytes.  After the parse, the same path as
+        :meth:`receive`; ``pkt`` is only read, so one object may go to many receivers (the
+        simulator parses a multicast once for all of them)."""
+        if type(pkt) is wire.ODATA or type(pkt) is wire.RDATA:
+            raise ValueError("receive_packet takes control packets; ODATA/RDATA go to receive()")
+        self._tick(now)
+        if dst is not None and dst is not self._dst_ok and not self._dst_allowed(dst):
+            return
+        control.dispatch(self, pkt, size, src, now, dst)
+
     # -- data that is not the fast path ---------------------------------------------------------
 
     def _wrong_port(
@@ -357,8 +372,8 @@ class Receiver:
             st.rdata_packets_received += 1
         else:
             st.odata_packets_received += 1
-        if fin and guard.fin(s, sqn, None, now):
-            self._send_spmr(s)  # ask the source whether it really finished
+        if fin:
+            guard.fin(s, sqn, None, now)  # probed by an SPMR after a back-off (.guard)
         s.sample_window()
         s.buf[sqn] = rx
         s.buf_bytes += n

@@ -267,6 +267,7 @@ class Session:
             self.wait_data[0][0] if self.wait_data else None,
             self.spmr_at,
             self.fin_at,
+            self.guard.probe_at,
         ):
             if cand is not None and (t is None or cand < t):
                 t = cand

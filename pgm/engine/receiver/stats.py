@@ -54,6 +54,8 @@ class SessionStats:
     """SPMs discarded for an old SPM sequence number (RFC 3208 §6.2)."""
     spmrs_sent: int = 0
     """SPM requests sent (unicast + multicast count as one)."""
+    spmrs_suppressed: int = 0
+    """SPMRs probing a FIN not sent because an SPM was heard first (docs/security.md)."""
     out_of_window: int = 0
     """Data packets too far ahead of the delivery point (``max_window_sqns``)."""
     buffer_drops: int = 0

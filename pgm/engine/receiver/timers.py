@@ -137,6 +137,8 @@ def run_session_timers(r: Receiver, s: Session, now: float) -> None:
         else:
             r._send_spmr(s)
             s.spmr_at = now + r._spmr_retry()
+    if r._guard.probe_due(s, now):
+        r._send_spmr(s)  # ask the source whether its FIN is real (.guard)
     if s.fin_at is not None and s.fin_at <= now:
         s.fin_at = None  # the FIN stood its confirmation time (.guard)
         if s.fin is not None and s.next > s.fin:
