@@ -18,6 +18,18 @@ whatever lock protects it) and is fed the receiver engine's events with :meth:`S
   or, with ``follow_first``, the first visible session becomes :attr:`SessionDemux.followed` and
   every other TSI is ignored until :meth:`SessionDemux.drop` releases it (the next session to
   become visible is then followed).
+* **Candidates.**  With ``follow_first`` and ``candidate_bytes`` > 0, other sessions are not
+  ignored but kept as *candidates* (:meth:`SessionDemux.candidates`, in the order first heard):
+  their messages, losses and end are recorded so that one of them can replace the followed
+  session from its very start (:meth:`SessionDemux.follow`) if that one turns out not to be the
+  transfer wanted (``pgm recv`` prefers, rather than locks onto, the first session heard:
+  docs/security.md "Session choice").  A candidate queues at most ``candidate_bytes`` and all
+  candidates together at most ``max_bytes``; past either cap its queue is freed and it is marked
+  :attr:`DemuxSession.truncated` (its start is gone: it can no longer be a complete
+  replacement).  Candidates' bytes are counted apart (:attr:`SessionDemux.candidate_buffered`)
+  and never in :attr:`SessionDemux.has_room`, so they never hold up the followed session.  A
+  candidate that ends other than gracefully (reset, expiry) is forgotten; when ``max_sessions``
+  are tracked, a new candidate evicts the oldest ended one.
 * **Queues and end markers.**  A visible session queues its messages in order; an end —
   graceful (OPT_FIN), reset (OPT_RST), expiry, or, when ``loss_ends_session`` is set,
   unrecoverable loss — is recorded as :attr:`DemuxSession.end` after the data before it, and
@@ -142,12 +154,17 @@ class DemuxConfig:
     """Queue zero-length messages: in message mode ``b""`` is a message like any other.  A
     reader for which ``b""`` means the end (a socket's ``recv``) sets False: they are skipped
     and do not make a session visible."""
+    candidate_bytes: int = 0
+    """With ``follow_first``: keep other sessions as candidates with up to this many message
+    bytes queued each (all candidates together: at most ``max_bytes``); 0 ignores them."""
 
     def __post_init__(self) -> None:
         if self.max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0, not {self.max_bytes}")
         if self.max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1, not {self.max_sessions}")
+        if self.candidate_bytes < 0:
+            raise ValueError(f"candidate_bytes must be >= 0, not {self.candidate_bytes}")
         if self.max_loss_records < 0:
             raise ValueError(f"max_loss_records must be >= 0, not {self.max_loss_records}")
         if not isinstance(self.admit, Admit):
@@ -166,6 +183,7 @@ class DemuxSession:
         "_offset",
         "_q",
         "accepted",
+        "candidate",
         "closed",
         "end",
         "loss_events",
@@ -173,6 +191,7 @@ class DemuxSession:
         "queued_bytes",
         "source",
         "tag",
+        "truncated",
         "tsi",
         "visible",
     )
@@ -201,6 +220,10 @@ class DemuxSession:
         """Dropped by the application: nothing is kept or queued any more."""
         self.tag: Any = None
         """Free for the caller (the facade keeps the session's socket here)."""
+        self.candidate = False
+        """Kept as a candidate beside the followed session (see :meth:`SessionDemux.follow`)."""
+        self.truncated = False
+        """A candidate whose queue went over its cap and was freed: its start is gone."""
 
     def __repr__(self) -> str:
         end = self.end.reason.value if self.end is not None else None
@@ -290,7 +313,10 @@ class DemuxSession:
         self._demux.buffered += len(data)
 
     def _clear(self) -> None:
-        self._demux.buffered -= self.queued_bytes
+        if self.candidate:
+            self._demux.candidate_buffered -= self.queued_bytes
+        else:
+            self._demux.buffered -= self.queued_bytes
         self._q.clear()
         self._offset = 0
         self.queued_bytes = 0
@@ -311,6 +337,8 @@ class SessionDemux:
         """New sessions ignored because ``max_sessions`` were tracked."""
         self.followed: DemuxSession | None = None
         """With ``follow_first``: the session followed, once one is visible."""
+        self.candidate_buffered = 0
+        """Message bytes queued by candidates (not counted in :attr:`buffered`)."""
         self._acceptq: deque[DemuxSession] = deque()
         self._admitting = True
 
@@ -352,6 +380,24 @@ class SessionDemux:
             self.followed = None
         if session in self._acceptq:
             self._acceptq.remove(session)
+
+    def candidates(self) -> list[DemuxSession]:
+        """The candidates kept beside the followed session, in the order first heard."""
+        return [s for s in self.sessions.values() if s.candidate]
+
+    def follow(self, session: DemuxSession) -> None:
+        """Follow the candidate ``session`` from its start instead of the followed session,
+        which is dropped: its queued messages, losses and end become the followed session's.
+        ValueError if ``session`` is not a candidate of this demultiplexer."""
+        if not session.candidate or self.sessions.get(session.tsi) is not session:
+            raise ValueError(f"{session!r} is not a candidate session")
+        if self.followed is not None:
+            self.drop(self.followed)
+        session.candidate = False
+        self.candidate_buffered -= session.queued_bytes
+        self.buffered += session.queued_bytes
+        session.visible = session.accepted = True
+        self.followed = session
 
     def stop_admitting(self) -> None:
         """No new sessions (the listener is closed): sessions not yet accepted are dropped;
@@ -406,28 +452,51 @@ class SessionDemux:
         s = self.sessions.get(e.tsi)
         if s is None or s.end is not None or not (e.data or self.config.keep_empty):
             return None
+        if s.candidate:
+            self._queue_candidate(s, e.data)
+            return None
         if not s.visible and not self._make_visible(s):
             return None
         s._push(e.data)
         return s
 
+    def _queue_candidate(self, s: DemuxSession, data: bytes) -> None:
+        """A candidate's message, queued unless that breaks a cap (then it is truncated)."""
+        if s.truncated:
+            return
+        n = len(data)
+        cap = self.config.candidate_bytes
+        if s.queued_bytes + n > cap or self.candidate_buffered + n > self.config.max_bytes:
+            s._clear()
+            s.truncated = True
+            return
+        s._q.append(data)
+        s.queued_bytes += n
+        self.candidate_buffered += n
+
     def _on_start(self, e: SessionStarted) -> DemuxSession | None:
         if not self._admitting or e.tsi in self.sessions:
             return None
-        if self.config.follow_first and self.followed is not None:
+        candidate = self.config.follow_first and self.followed is not None
+        if candidate and not self.config.candidate_bytes:
             return None
-        if len(self.sessions) >= self.config.max_sessions:
+        if len(self.sessions) >= self.config.max_sessions and not (
+            candidate and self._evict_ended()
+        ):
             self.refused += 1
             return None
         s = DemuxSession(self, e.tsi, e.source)
         self.sessions[e.tsi] = s
+        if candidate:
+            s.candidate = True
+            return None
         if self.config.admit is Admit.ON_START and self._make_visible(s):
             return s
         return None
 
     def _on_loss(self, e: UnrecoverableLoss) -> DemuxSession | None:
         s = self.sessions.get(e.tsi)
-        if s is None or s.end is not None or not s.visible:
+        if s is None or s.end is not None or not (s.visible or s.candidate):
             return None  # before the session became visible: it starts after the gap
         s.loss_events += 1
         rec = LossRecord(e.first, e.last, _text(e.reason))
@@ -439,13 +508,13 @@ class SessionDemux:
             s.end = SessionEnd(EndReason.LOSS, detail, rec)
         elif len(s.losses) < self.config.max_loss_records:
             s.losses.append(rec)
-        return s
+        return None if s.candidate else s
 
     def _on_end(self, e: SessionEnded) -> DemuxSession | None:
         s = self.sessions.get(e.tsi)
         if s is None:
             return None
-        if not s.visible:
+        if not (s.visible or s.candidate):
             self._forget(s)
             return None
         if s.end is not None:
@@ -459,6 +528,11 @@ class SessionDemux:
         else:
             detail = f"the session {text} (the sender fell silent)"
         s.end = SessionEnd(reason, detail)
+        if s.candidate:
+            if reason is not EndReason.FIN:
+                s._clear()
+                self._forget(s)  # a failed candidate can replace nothing
+            return None
         return s
 
     def _make_visible(self, s: DemuxSession) -> bool:
@@ -470,13 +544,27 @@ class SessionDemux:
                 return False
             self.followed = s
             s.accepted = True
+            keep = self.config.candidate_bytes > 0
             for other in list(self.sessions.values()):
-                if other is not s:
+                if other is s or other.candidate:
+                    continue
+                if keep:
+                    other.candidate = True  # heard before; nothing of it queued yet
+                else:
                     self._forget(other)  # follow one session: stop tracking the rest
         else:
             self._acceptq.append(s)
         s.visible = True
         return True
+
+    def _evict_ended(self) -> bool:
+        """Make room for a candidate: forget the oldest ended candidate (False if none)."""
+        for s in self.sessions.values():
+            if s.candidate and s.end is not None:
+                s._clear()
+                self._forget(s)
+                return True
+        return False
 
     def _forget(self, s: DemuxSession) -> None:
         if self.sessions.get(s.tsi) is s:

@@ -106,6 +106,21 @@ class Output:
         f.write(data)
         self.written += len(data)
 
+    def rewind(self) -> bool:
+        """Take back everything written (``recv``: the data of a session given up for
+        another); False when that cannot be done — standard output, a device or FIFO — and
+        something was written."""
+        if not self.written:
+            return True
+        f = self._f
+        if self.is_stdout or f is None or not f.seekable():
+            return False
+        f.flush()
+        f.seek(0)
+        f.truncate()
+        self.written = 0
+        return True
+
     def flush(self) -> None:
         """Flush what was written (nothing to do before the first write)."""
         if self._f is not None:

@@ -1,13 +1,18 @@
 """``pgm recv GROUP --port P`` — receive the first session heard and write its data in order.
 
 Theory of operation: setup first (interfaces, the receiver configuration, the output), so usage
-problems exit with status 2 before anything is joined.  A :class:`~pgm.io.PgmReceiver` joins
-the group; its events go, one at a time, to :class:`~pgm.cli.follow.FirstSession`, which
-follows the first session that starts and hands back its messages (written to ``--out`` at
-once), its loss reports (the first ten printed as they come) and its end.  The loop waits for
+problems exit with status 2 before anything is joined. A :class:`~pgm.io.PgmReceiver` joins the
+group; its events go, one at a time, to :class:`~pgm.cli.follow.FirstSession`, which follows
+the first session that starts and hands back its messages (written to ``--out`` at once), its
+loss reports (the first ten printed as they come) and its end. It prefers, rather than locks
+onto, that session: other sessions are kept as candidates, and when the followed one fails as a
+transfer (reset, expired, nothing delivered) a candidate complete from its start is followed
+instead — the output is then rewound (``--out FILE``; standard output or a FIFO cannot be, and
+the run then exits 3) and stderr says so. The final report names every other session heard,
+with how to pin one (``--source`` / ``--tsi``; JSON ``other_sessions``). The loop waits for
 events in slices of at most 0.5 s, so the ``--timeout`` wait for a first session (exit 4) is
-checked while nothing arrives; a started session that falls silent for ``--timeout`` seconds
-is ended by the engine's peer expiry.  The end decides the status: OPT_FIN with every byte
+checked while nothing arrives; a started session that falls silent for ``--timeout`` seconds is
+ended by the engine's peer expiry. The end decides the status: OPT_FIN with every byte
 delivered is 0; unrecoverable loss, OPT_RST or expiry is 3 (the message names the lost ranges),
 and so is a session joined after its start — the engine's SessionInfo says what was missed
 before the join point ("joined at sequence N; 0..N-1 not received") — unless
@@ -48,6 +53,7 @@ from .report import (
     err,
     format_join,
     format_loss,
+    format_other_sessions,
     format_receiver_stats,
     joined_at,
     json_dump,
@@ -59,7 +65,7 @@ if TYPE_CHECKING:
     from ..engine import ReceiverConfig
     from ..interfaces import Interface
     from ..io import PgmReceiver
-    from .follow import FirstSession, Step
+    from .follow import FirstSession, Step, Switch
 
 __all__ = ["add_parser", "open_output", "run"]
 
@@ -215,6 +221,8 @@ class _Receive:
         self.progress = ProgressLine(self.render)
         self.zmq: ZmtpDecoder | None = ZmtpDecoder() if args.zmq else None
         self.zmq_errors = 0
+        self.mixed: str | None = None
+        """Why the output holds data of a session given up (it could not be rewound)."""
 
     def _write(self, m: bytes) -> None:
         mode = self.args.per_message
@@ -250,8 +258,39 @@ class _Receive:
             f"repairs {ss.get('rdata_packets_received', 0)}{lost}"
         )
 
+    def _switch(self, sw: Switch) -> None:
+        """The followed session failed; another is followed from its start: start over."""
+        written = self.out.written
+        self.progress.message("pgm recv: " + sw.text())
+        if not self.out.rewind():
+            self.mixed = (
+                f"the output holds {written} bytes of session {sw.failed} (given up: it "
+                f"{sw.why}) before session {sw.now}'s data, and standard output or a FIFO "
+                "cannot be taken back (use --out FILE)"
+            )
+            self.progress.message("pgm recv: " + self.mixed)
+        self.zmq = ZmtpDecoder() if self.args.zmq else None
+        self._shown_losses = 0
+
+    def other_sessions(self) -> list[dict[str, Any]]:
+        """The sessions heard and not followed, as the JSON ``other_sessions`` lists them."""
+        f = self.follow
+        return [
+            {
+                "tsi": str(h.tsi),
+                "source": str(h.source),
+                "messages": h.messages,
+                "bytes": h.nbytes,
+                "end": h.end,
+                "abandoned": f.abandoned.get(h.tsi),
+            }
+            for h in f.others
+        ]
+
     def _take(self, step: Step) -> bool:
         """Act on one step; True once the session ended."""
+        if step.switched is not None:
+            self._switch(step.switched)
         for m in step.messages:
             self._write(m)
         for rec in step.losses:
@@ -297,7 +336,7 @@ class _Receive:
                 and e.tsi != self.follow.tsi
             ):
                 self.progress.message(  # say what happened (docs/security.md)
-                    f"pgm recv: also heard session {e.tsi} from {e.source}, not followed "
+                    f"pgm recv: also heard session {e.tsi} from {e.source}, kept in reserve "
                     f"(following {self.follow.tsi}; --source / --tsi choose)"
                 )
             if self._take(self.follow.feed(e)):
@@ -373,6 +412,9 @@ def _judge(r: _Receive, cfg: ReceiverConfig) -> int:
             if ranges:
                 err("recv", format_loss(tsi, ranges))
         status = _judge_join(r, status)
+        if r.mixed is not None:
+            err("recv", r.mixed)
+            status = EXIT_LOSS
     elif status == EXIT_NO_SESSION:
         err("recv", _no_session_text(r))
     elif end == "interrupted":
@@ -447,7 +489,10 @@ def run(args: argparse.Namespace) -> int:
         transport=args.transport,
         interfaces=[i.name for i in plan.ifaces],
         joined=joined_at(r.session_stats(st)),
+        other_sessions=r.other_sessions(),
     )
+    for line in format_other_sessions(summary["other_sessions"], f.unlisted):
+        err("recv", line)
     if status != EXIT_NO_SESSION:
         print(format_receiver_stats(summary), file=sys.stderr)
     if args.json:

@@ -29,6 +29,7 @@ __all__ = [
     "err",
     "format_join",
     "format_loss",
+    "format_other_sessions",
     "format_receiver_stats",
     "format_sender_stats",
     "goodput_mbps",
@@ -142,6 +143,34 @@ def format_loss(tsi: object, ranges: Sequence[tuple[int, int]], limit: int = 8) 
 # -- statistics -----------------------------------------------------------------------------------
 
 
+_SHOWN_OTHERS = 10
+
+
+def format_other_sessions(others: Sequence[dict[str, Any]], unlisted: int = 0) -> list[str]:
+    """``recv``'s lines naming the sessions heard on the group and not followed, each with how
+    to pin the one wanted (docs/security.md "Session choice").  ``others``: dicts with ``tsi``,
+    ``source``, ``messages``, ``bytes``, ``end`` and ``abandoned`` (why it was given up after
+    being followed, or None)."""
+    lines = []
+    for o in others[:_SHOWN_OTHERS]:
+        sent = f"{o['messages']} messages, {o['bytes']} bytes heard"
+        if o.get("end"):
+            sent += f", ended: {o['end']}"
+        if o.get("abandoned"):
+            what = f"was followed first and given up (it {o['abandoned']})"
+        else:
+            what = "also sent to this group and was not followed"
+        word = "warning" if o["messages"] or o.get("abandoned") else "note"
+        lines.append(
+            f"{word}: session {o['tsi']} from {o['source']} {what} ({sent}); to choose a "
+            f"session, pin it: --source {o['source']} or --tsi {o['tsi']}"
+        )
+    more = len(others) - len(lines) + unlisted
+    if more > 0:
+        lines.append(f"warning: and {more} more sessions heard on this group (--json lists them)")
+    return lines
+
+
 def goodput_mbps(nbytes: int, secs: float) -> float:
     """Application bytes over time, in Mbit/s (0 for an empty or instant transfer)."""
     return nbytes * 8 / secs / 1e6 if secs > 0 else 0.0
@@ -187,12 +216,14 @@ def receiver_summary(
     source: object = None,
     end: str = "fin",
     exit_status: int = EXIT_OK,
+    other_sessions: Sequence[dict[str, Any]] = (),
     **extra: Any,
 ) -> dict[str, Any]:
     """The receiver's statistics object (what ``recv --json`` prints).
 
     ``duration`` runs from the session's first packet to its end; ``session_stats`` is the
-    session's entry of :meth:`PgmReceiver.stats` (``stats``, included whole).
+    session's entry of :meth:`PgmReceiver.stats` (``stats``, included whole);
+    ``other_sessions`` the sessions heard and not followed (:func:`format_other_sessions`).
     """
     merged = merge_ranges(lost_ranges)
     counts = {
@@ -204,6 +235,7 @@ def receiver_summary(
         "loss_events": loss_events,
         "lost_packets": sum(range_count(a, b) for a, b in merged),
         "lost_ranges": [[a, b] for a, b in merged],
+        "other_sessions": list(other_sessions),
     }
     head = {
         "command": "recv",
