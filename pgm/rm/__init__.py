@@ -8,7 +8,8 @@ numeric values, so code ports line by line:
 * :mod:`pgm.rm.structs` — the option structures as little-endian :mod:`ctypes` structures with
   Windows' field names and byte layout;
 * :mod:`pgm.rm.errors` — the Winsock error codes and :class:`RMError` and its subclasses;
-* :mod:`pgm.rm.options` — :data:`OPTIONS`, the one table of every option's rules and handlers;
+* :mod:`pgm.rm.options` — :data:`OPTIONS`, the one table of every option's rules and handlers
+  (and :data:`EXTENSIONS`, this facade's own ``RM_PGM_*`` options, which Windows lacks);
 * the socket, :func:`pgm.socket` / :class:`RMSocket` (:mod:`pgm.rm.sock`, with the roles in
   :mod:`pgm.rm.sender`, :mod:`pgm.rm.listener` and :mod:`pgm.rm.session`, statistics in
   :mod:`pgm.rm.stats`), loaded on first use.
@@ -42,6 +43,9 @@ from .constants import (
     RM_HIGH_SPEED_INTRANET_OPT,
     RM_LATEJOIN,
     RM_OPTIONSBASE,
+    RM_PGM_ONLY_SOURCE,
+    RM_PGM_ONLY_TSI,
+    RM_PGM_OPTIONSBASE,
     RM_RATE_WINDOW_SIZE,
     RM_RECEIVER_STATISTICS,
     RM_SEND_WINDOW_ADV_RATE,
@@ -90,7 +94,15 @@ from .errors import (
     RMWouldBlock,
     rm_error,
 )
-from .options import OPTION_RULES, OPTIONS, OptionRule, check_fec, resolve_send_window
+from .options import (
+    EXTENSION_RULES,
+    EXTENSIONS,
+    OPTION_RULES,
+    OPTIONS,
+    OptionRule,
+    check_fec,
+    resolve_send_window,
+)
 from .structs import RM_FEC_INFO, RM_RECEIVER_STATS, RM_SEND_WINDOW, RM_SENDER_STATS
 
 if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers
@@ -101,6 +113,8 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers
 __all__ = [
     "AF_INET",
     "BITS_PER_BYTE",
+    "EXTENSIONS",
+    "EXTENSION_RULES",
     "E_WINDOW_ADVANCE_BY_TIME",
     "E_WINDOW_USE_AS_DATA_CACHE",
     "IPPROTO_PGM",
@@ -120,6 +134,9 @@ __all__ = [
     "RM_HIGH_SPEED_INTRANET_OPT",
     "RM_LATEJOIN",
     "RM_OPTIONSBASE",
+    "RM_PGM_ONLY_SOURCE",
+    "RM_PGM_ONLY_TSI",
+    "RM_PGM_OPTIONSBASE",
     "RM_RATE_WINDOW_SIZE",
     "RM_RECEIVER_STATISTICS",
     "RM_RECEIVER_STATS",

@@ -31,7 +31,14 @@ from . import constants as c
 from .errors import rm_error
 from .hub import Hub
 from .listener import ListenerRole
-from .options import OPTION_RULES, OptionRule, SocketOptions, encode_optval, encode_value
+from .options import (
+    EXTENSION_RULES,
+    OPTION_RULES,
+    OptionRule,
+    SocketOptions,
+    encode_optval,
+    encode_value,
+)
 from .sender import SenderRole
 from .session import SessionRole
 from .structs import RM_RECEIVER_STATS, RM_SENDER_STATS
@@ -296,7 +303,7 @@ class SocketBase:
     def _rule(self, level: int, optname: int, what: str) -> OptionRule:
         if level != c.IPPROTO_RM:
             raise rm_error("WSAEINVAL", f"{what}: level {level} is not valid for this socket")
-        rule = OPTION_RULES.get(optname)
+        rule = OPTION_RULES.get(optname) or EXTENSION_RULES.get(optname)
         if rule is None:
             raise rm_error("WSAENOPROTOOPT", f"{what}: unknown option {optname}")
         if not rule.implemented:

@@ -48,6 +48,17 @@ RM_SET_MCAST_TTL = RM_OPTIONSBASE + 12
 RM_RECEIVER_STATISTICS = RM_OPTIONSBASE + 13
 RM_HIGH_SPEED_INTRANET_OPT = RM_OPTIONSBASE + 14
 
+# -- pgm extensions (not Windows: numbers far outside the RM_* range) ----------------------------
+
+RM_PGM_OPTIONSBASE = 0x50470000
+"""Base of this facade's own options ("PG" in the high bytes); Windows defines none here."""
+RM_PGM_ONLY_SOURCE = RM_PGM_OPTIONSBASE + 1
+"""Receiver, before ``listen()``: accept only sessions from this source address (pgm
+extension; ``ReceiverConfig.only_source``, docs/security.md "Session choice")."""
+RM_PGM_ONLY_TSI = RM_PGM_OPTIONSBASE + 2
+"""Receiver, before ``listen()``: accept only this session, by TSI (pgm extension;
+``ReceiverConfig.only_tsi``)."""
+
 # -- other wsrm.h definitions ---------------------------------------------------------------------
 
 SENDER_DEFAULT_RATE_KBITS_PER_SEC = 56

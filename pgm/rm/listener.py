@@ -5,7 +5,9 @@ starts a :class:`~pgm.io.PgmReceiver` on the RM_ADD_RECEIVE_IF interfaces (else 
 one) and a :class:`~pgm.rm.hub.Hub` around it; the hub makes a session acceptable when its
 first message arrives.  ``accept()`` (on the socket, :mod:`pgm.rm.sock`) takes the oldest one
 and gives it a socket of its own.  Closing the listener drops the sessions not accepted yet;
-the receiver lives on while accepted sockets use it.
+the receiver lives on while accepted sockets use it.  RM_PGM_ONLY_SOURCE / RM_PGM_ONLY_TSI
+(pgm extensions) become the receiver's ``only_source`` / ``only_tsi``: other sessions are never
+started, so never accepted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..engine import ReceiverConfig
 from ..interfaces import InterfaceError
 from ..io import PgmReceiver
 from ..sessions import DemuxSession
+from ..wire import TSI
 from .errors import rm_error
 from .hub import Hub, Signal
 
@@ -44,11 +47,20 @@ class ListenerRole:
         config: ReceiverConfig | None,
         max_queue_bytes: int,
         loss: float,
+        only_source: IPv4Address | None = None,
+        only_tsi: TSI | None = None,
     ) -> None:
-        """Start receiving on ``group`` and ``port`` (WSAEADDRNOTAVAIL for a bad interface).
+        """Start receiving on ``group`` and ``port`` (WSAEADDRNOTAVAIL for a bad interface);
+        ``only_source`` / ``only_tsi`` pin the sessions accepted (None: the config's).
 
         The hub tracks as many sessions as the receiver keeps, live and ended."""
-        cfg = dataclasses.replace(config or ReceiverConfig())
+        cfg = config or ReceiverConfig()
+        pins: dict[str, object] = {}
+        if only_source is not None:
+            pins["only_source"] = only_source
+        if only_tsi is not None:
+            pins["only_tsi"] = only_tsi
+        cfg = dataclasses.replace(cfg, **pins)  # type: ignore[arg-type]
         hub = Hub(max_queue_bytes, cfg.max_sessions + cfg.ended_memory)
         hub.listener = listener
         try:

@@ -12,9 +12,11 @@ size) and then calls the row's handler; nothing else in the facade knows an opti
 Handlers work on an :class:`OptionHost` — the socket — through its :class:`SocketOptions`, a
 frozen record of the stored values that each set replaces, and a few calls for what is not a
 stored value (the message boundary, live statistics, the interface in use, whether an address is
-local).  This module touches no socket, so the table imports on any OS (docs/windows-porting.md
-prints it).  The two options whose rules are more than a range have them as functions:
-:func:`resolve_send_window` (``RM_RATE_WINDOW_SIZE``) and :func:`check_fec` (``RM_USE_FEC``).
+local). :data:`EXTENSIONS` holds, in the same form, the options this facade adds that Windows
+does not have (``RM_PGM_*``, numbers outside the ``RM_*`` range). This module touches no socket,
+so the table imports on any OS (docs/windows-porting.md prints it). The two options whose rules
+are more than a range have them as functions: :func:`resolve_send_window`
+(``RM_RATE_WINDOW_SIZE``) and :func:`check_fec` (``RM_USE_FEC``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address
 from typing import Any, Literal, Protocol
 
+from ..wire import TSI
 from . import constants as c
 from .addresses import ipv4
 from .errors import rm_error
@@ -38,6 +41,8 @@ from .structs import (
 )
 
 __all__ = [
+    "EXTENSIONS",
+    "EXTENSION_RULES",
     "OPTIONS",
     "OPTION_RULES",
     "OptionHost",
@@ -55,6 +60,8 @@ ValueKind = Literal[
     "BOOL",
     "ADDR",
     "NONE",
+    "SOCKADDR",
+    "TSI",
     "RM_SEND_WINDOW",
     "RM_FEC_INFO",
     "RM_SENDER_STATS",
@@ -95,6 +102,10 @@ class SocketOptions:
     """RM_HIGH_SPEED_INTRANET_OPT (0 or 1)."""
     recv_ifs: tuple[IPv4Address, ...] = ()
     """RM_ADD_RECEIVE_IF / RM_DEL_RECEIVE_IF, in the order added."""
+    only_source: IPv4Address | None = None
+    """RM_PGM_ONLY_SOURCE (pgm extension): accept only this source's sessions."""
+    only_tsi: TSI | None = None
+    """RM_PGM_ONLY_TSI (pgm extension): accept only this session."""
 
 
 class OptionHost(Protocol):
@@ -141,7 +152,9 @@ class OptionRule:
     """setsockopt allowed (else WSAENOPROTOOPT)."""
     value: ValueKind
     """``optval`` type: a structure name, ``ULONG`` (4 bytes, little-endian), ``BOOL`` (a ULONG,
-    non-zero = on), ``ADDR`` (a ULONG holding an IPv4 address in network byte order) or
+    non-zero = on), ``ADDR`` (a ULONG holding an IPv4 address in network byte order),
+    ``SOCKADDR`` (an ADDR, also given as a ``SOCKADDR_IN`` or a ``(host, port)`` tuple), ``TSI``
+    (8 bytes: the 6-byte GSI and the source port in network order, as on the wire) or
     ``NONE``."""
     size: int
     """``optlen`` Windows expects; fewer bytes give WSAEFAULT, more are ignored (Winsock)."""
@@ -182,6 +195,8 @@ def encode_optval(rule: OptionRule, value: Any) -> bytes:
     or :class:`~ipaddress.IPv4Address`; None is no value (RM_FLUSHCACHE)."""
     if value is None:
         return b""
+    if rule.value in ("SOCKADDR", "TSI"):
+        return _encode_extension(rule, value)
     if isinstance(value, int):
         if not -(1 << 31) <= value <= c.ULONG_MAX:
             raise rm_error("WSAEINVAL", f"setsockopt: {rule.name}: {value} does not fit a ULONG")
@@ -200,9 +215,35 @@ def encode_optval(rule: OptionRule, value: Any) -> bytes:
         ) from None
 
 
+def _encode_extension(rule: OptionRule, value: Any) -> bytes:
+    """``optval`` of a SOCKADDR or TSI option (pgm extensions)."""
+    what = f"setsockopt: {rule.name}"
+    if rule.value == "TSI":
+        if isinstance(value, str):
+            try:
+                value = TSI.parse(value)
+            except ValueError as exc:
+                raise rm_error("WSAEINVAL", f"{what}: {exc}") from None
+        if isinstance(value, TSI):
+            return bytes(value.gsi) + value.source_port.to_bytes(2, "big")
+        return memoryview(value).cast("B").tobytes()
+    if isinstance(value, tuple) and value:
+        value = value[0]  # a (host, port) sockaddr: the port is not part of the choice
+    if isinstance(value, str | IPv4Address):
+        return ipv4(value, what).packed
+    if isinstance(value, int):
+        return (value & c.ULONG_MAX).to_bytes(4, "little")
+    raw = memoryview(value).cast("B").tobytes()
+    if len(raw) >= 16 and int.from_bytes(raw[:2], "little") == c.AF_INET:
+        return raw[4:8]  # SOCKADDR_IN: family, port, address, zero
+    return raw
+
+
 def encode_value(value: Any) -> bytes:
     """getsockopt's value as the bytes a Windows program reads: a structure's bytes, else a
-    little-endian ULONG."""
+    little-endian ULONG (bytes as they are)."""
+    if isinstance(value, bytes):
+        return value
     if isinstance(value, ctypes.Structure):
         return bytes(value)
     return int(value).to_bytes(4, "little")
@@ -292,6 +333,28 @@ def _del_receive_if(host: OptionHost, rule: OptionRule, raw: bytes) -> None:
             "WSAEINVAL", f"setsockopt: {rule.name}: {addr} was not added with RM_ADD_RECEIVE_IF"
         )
     host.options = replace(host.options, recv_ifs=tuple(a for a in ifs if a != addr))
+
+
+def _set_only_source(host: OptionHost, rule: OptionRule, raw: bytes) -> None:
+    addr = IPv4Address(raw[:4])
+    if addr.is_multicast:
+        raise rm_error("WSAEINVAL", f"setsockopt: {rule.name}: {addr} is a group, not a source")
+    host.options = replace(host.options, only_source=None if addr.is_unspecified else addr)
+
+
+def _read_only_source(host: OptionHost) -> int:
+    addr = host.options.only_source
+    return int.from_bytes(addr.packed, "little") if addr is not None else 0
+
+
+def _set_only_tsi(host: OptionHost, rule: OptionRule, raw: bytes) -> None:
+    tsi = TSI(raw[:6], int.from_bytes(raw[6:8], "big"))
+    host.options = replace(host.options, only_tsi=None if not any(raw[:8]) else tsi)
+
+
+def _read_only_tsi(host: OptionHost) -> bytes:
+    tsi = host.options.only_tsi
+    return b"\0" * 8 if tsi is None else bytes(tsi.gsi) + tsi.source_port.to_bytes(2, "big")
 
 
 def _sender_stats(host: OptionHost) -> RM_SENDER_STATS:
@@ -393,6 +456,27 @@ OPTIONS: tuple[OptionRule, ...] = (
 
 #: :data:`OPTIONS` by option number.
 OPTION_RULES: dict[int, OptionRule] = {r.number: r for r in OPTIONS}
+
+# fmt: off
+#: This facade's own options (pgm extensions, not Windows), in the same form as OPTIONS.
+EXTENSIONS: tuple[OptionRule, ...] = (
+    _rule(
+        "RM_PGM_ONLY_SOURCE", "receiver", True, True, "SOCKADDR", 4, True,
+        maps_to="ReceiverConfig.only_source: only sessions from this address are accepted "
+        "(0.0.0.0: any); pgm extension",
+        apply=_set_only_source, read=_read_only_source,
+    ),
+    _rule(
+        "RM_PGM_ONLY_TSI", "receiver", True, True, "TSI", 8, True,
+        maps_to="ReceiverConfig.only_tsi: only this session is accepted (8 zero bytes: any); "
+        "pgm extension",
+        apply=_set_only_tsi, read=_read_only_tsi,
+    ),
+)
+# fmt: on
+
+#: :data:`EXTENSIONS` by option number.
+EXTENSION_RULES: dict[int, OptionRule] = {r.number: r for r in EXTENSIONS}
 
 
 # -- rules beyond a range -------------------------------------------------------------------------

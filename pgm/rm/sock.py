@@ -199,6 +199,8 @@ class RMSocket(SocketBase):
                 config=self._receiver_config,
                 max_queue_bytes=self._max_queue,
                 loss=self._loss,
+                only_source=self.options.only_source,
+                only_tsi=self.options.only_tsi,
             )
             self._state = SocketState.LISTENING
 
