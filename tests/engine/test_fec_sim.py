@@ -89,12 +89,16 @@ def test_one_parity_packet_repairs_different_losses_at_many_receivers() -> None:
 def test_on_demand_parity_sends_fewer_repairs_than_selective(receivers: int, factor: float) -> None:
     """5 % independent loss to every receiver, same seed: on-demand parity sends fewer repair
     packets than selective RDATA — each parity packet fills a different hole at each receiver,
-    so the more receivers, the larger the saving (here 1.2 times at 10, 2.5 times at 30)."""
-    plain = _run(receivers, BASE, count=200)
-    fec = _run(receivers, dataclasses.replace(BASE, fec_group_size=8, fec_ondemand=True),
-               count=200)  # fmt: skip
-    assert _repairs(fec) * factor < _repairs(plain), (_repairs(fec), _repairs(plain))
-    assert sum(s.packets_recovered_by_parity for s in _stats(fec)) > _repairs(fec)
+    so the more receivers, the larger the saving (here 1.2 times at 10, 2.5 times at 30).
+    Summed over two seeds: on-demand parity keeps to the repair share while data waits
+    (docs/security.md), and one seed alone can be an unlucky draw."""
+    cfg = dataclasses.replace(BASE, fec_group_size=8, fec_ondemand=True)
+    plain = [_run(receivers, BASE, count=200, seed=seed) for seed in (5, 6)]
+    fec = [_run(receivers, cfg, count=200, seed=seed) for seed in (5, 6)]
+    n_plain, n_fec = sum(map(_repairs, plain)), sum(map(_repairs, fec))
+    assert n_fec * factor < n_plain, (n_fec, n_plain)
+    for w in fec:
+        assert sum(s.packets_recovered_by_parity for s in _stats(w)) > _repairs(w)
 
 
 def test_both_modes_and_a_short_last_group() -> None:

@@ -12,8 +12,10 @@ the session's token bucket (``rate_bps``, which every ODATA, RDATA and SPM takes
   ``1 - repair_share`` of the rate however many NAKs arrive; with no new data waiting, repairs
   may use the whole rate;
 * **an NCF bucket** at ``ncf_share`` of the rate, outside the main one (NCFs go first, as
-  §5.3 asks): confirmations wait in one ordered set, so the same number asked for by many NAKs
-  is confirmed once, and leave as NCF lists (up to 63 numbers each) as the bucket allows;
+  §5.3 asks): confirmations wait in one ordered set per kind, selective and parity (on-demand
+  FEC, docs/fec.md; a parity NCF carries the PARITY flag, so the two never share a list), so
+  the same number asked for by many NAKs is confirmed once, and leave as NCF lists (up to 63
+  numbers each) as the bucket allows, the two kinds taking turns so neither starves the other;
 * **per-NAKer fairness**: each repair queued belongs to the NAKer (by source address, at most
   ``max_nakers`` remembered, least recently heard forgotten) that asked for it first, and the
   queue is served round-robin over the NAKers with repairs waiting (:meth:`next_repair`), so a
@@ -54,8 +56,15 @@ class SourceBudget:
         self._turn: deque[deque[int]] = deque()  # NAKers with repairs waiting, in turn
         self._max_nakers = cfg.max_nakers
         self._stats = stats
-        self.pending: dict[int, None] = {}
+        self.selective: dict[int, None] = {}
         """Wire numbers confirmed but not yet sent in an NCF, in order."""
+        self.parity: dict[int, None] = {}
+        """Parity NAK numbers (TG | count - 1) confirmed but not yet sent, in order."""
+
+    @property
+    def pending(self) -> bool:
+        """Are NCFs owed (either kind)?"""
+        return bool(self.selective or self.parity)
 
     # -- NAKers ----------------------------------------------------------------------------------
 
@@ -86,28 +95,41 @@ class SourceBudget:
 
     # -- NCFs ------------------------------------------------------------------------------------
 
-    def confirm(self, sqns: list[int]) -> None:
-        """Owe an NCF for wire numbers ``sqns`` (merged with those already owed)."""
-        pending = self.pending
+    def confirm(self, sqns: list[int], parity: bool = False) -> None:
+        """Owe an NCF for wire numbers ``sqns`` (merged with those already owed); ``parity``:
+        numbers of parity NAKs, confirmed by parity NCFs."""
+        pending = self.parity if parity else self.selective
         for q in sqns:
             if q in pending:
                 self._stats.ncfs_merged += 1
             else:
                 pending[q] = None
 
-    def take_ncfs(self, now: float, encode: Callable[[list[int]], bytes]) -> list[bytes]:
-        """The NCF lists the NCF budget allows now."""
+    def take_ncfs(self, now: float, encode: Callable[[list[int], bool], bytes]) -> list[bytes]:
+        """The NCF lists the NCF budget allows now, selective and parity in turn
+        (``encode(numbers, parity)`` builds one)."""
         out: list[bytes] = []
-        pending = self.pending
-        while pending:
-            it = iter(pending)
-            chunk = [next(it) for _ in range(min(len(pending), 1 + MAX_NAK_LIST))]
-            if not self.ncf.try_consume(_NCF_BASE + 4 * len(chunk) + self._overhead, now):
-                break
-            for q in chunk:
-                del pending[q]
-            out.append(encode(chunk))
+        kinds = ((self.selective, False), (self.parity, True))
+        more = True
+        while more:
+            more = False
+            for pending, parity in kinds:
+                if not pending:
+                    continue
+                it = iter(pending)
+                chunk = [next(it) for _ in range(min(len(pending), 1 + MAX_NAK_LIST))]
+                if not self.ncf.try_consume(_NCF_BASE + 4 * len(chunk) + self._overhead, now):
+                    return out
+                for q in chunk:
+                    del pending[q]
+                out.append(encode(chunk, parity))
+                more = True
         return out
+
+    def clear(self) -> None:
+        """Forget the NCFs owed (abort, end of session)."""
+        self.selective.clear()
+        self.parity.clear()
 
     def ncf_at(self, now: float) -> float | None:
         """When an owed NCF may go (None: none owed)."""

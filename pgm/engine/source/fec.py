@@ -18,12 +18,17 @@ the source:
   code), so it repairs *any* missing packet of the group at every receiver; indices wrap after
   n - k (then they repeat).
 
-Parity goes out under the token bucket after selective RDATA and before ODATA.  A parity packet
-is built from the TG's TPDUs in the transmit window: payloads of unequal length are zero-padded
-to the longest and followed by their length (VAR_PKTLEN, 2 bytes in OpenPGM's host order,
-little-endian); OPT_FRAGMENT is FEC-encoded over the 13 bytes after each option's first three
-(RFC 3208 Appendix A: the U bit marks a packet without the option), F bit set.  A TG whose data
-left the window is skipped.  Parity SQN = TG | (j mod k), OPT_PARITY_GRP j div k from j = k.
+Parity goes out under the token bucket after selective RDATA and before ODATA.  On-demand
+parity is repair: it is charged to the repair budget (:mod:`.budget`) and, while new data
+waits and fits the window, waits whenever that budget is in debt, so a flood of parity NAKs
+leaves ODATA its ``1 - repair_share`` as a flood of selective NAKs does (docs/security.md).
+A group's pro-active parity goes right after its last ODATA, ahead of on-demand parity. A
+parity packet is built from the TG's TPDUs in the transmit window: payloads of unequal length
+are zero-padded to the longest and followed by their length (VAR_PKTLEN, 2 bytes in OpenPGM's
+host order, little-endian); OPT_FRAGMENT is FEC-encoded over the 13 bytes after each option's
+first three (RFC 3208 Appendix A: the U bit marks a packet without the option), F bit set. A TG
+whose data left the window is skipped. Parity SQN = TG | (j mod k), OPT_PARITY_GRP j div k from
+j = k.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ... import wire
 from ...fec import ReedSolomon
@@ -41,6 +47,9 @@ from ..config import SourceConfig
 from ..events import Event, NakReceived
 from .stats import SourceStats
 from .txw import TransmitWindow, TxPacket
+
+if TYPE_CHECKING:
+    from .budget import SourceBudget
 
 __all__ = ["SourceFec", "encoded_option_block", "parity_options"]
 
@@ -89,10 +98,12 @@ class SourceFec:
         "_overhead",
         "_partial_done",
         "_pro_type",
+        "_queued",
         "_rs",
         "_stats",
         "_template",
         "_tsi",
+        "budget",
         "k",
         "ondemand",
         "owed",
@@ -135,6 +146,9 @@ class SourceFec:
         self.used: dict[int, int] = {}
         """TG -> parity indices used so far (the next one is fresh)."""
         self._partial_done = -1
+        self._queued: deque[TxPacket] = deque()  # the source's data waiting (send_odata's)
+        self.budget: SourceBudget | None = None
+        """The repair budget on-demand parity keeps to (the first parity NAK brings it)."""
 
     # -- ODATA in TG steps, pro-active parity --------------------------------------------------
 
@@ -151,6 +165,7 @@ class SourceFec:
         """ODATA up to each TG's end (``send(limit)`` sends at most ``limit`` and returns how
         many went), the TG's pro-active parity after it, until the bucket or window stops."""
         k = self.k
+        self._queued = pending
         while pending:
             first = pending[0].sqn
             limit = k - (first & (k - 1))
@@ -158,7 +173,10 @@ class SourceFec:
             if n < limit:
                 break
             if self.proactive:
-                self._owe(first + limit - k, self.proactive, 0)
+                tg = first + limit - k
+                self._owe(tg, self.proactive, 0)
+                if not self._send_proactive(tg, now, window, out, group):
+                    return
                 if not self.send_parity(now, window, out, group):
                     return
         if closing and not pending and self.proactive:
@@ -179,9 +197,17 @@ class SourceFec:
 
     # -- on-demand parity ----------------------------------------------------------------------
 
-    def on_parity_nak(self, sqns: list[int], src: wire.NLA, window: TransmitWindow) -> list[int]:
-        """A parity NAK (its SQNs, each TG | count - 1): queue the parity owed; return the SQNs
-        to confirm with a parity NCF (all of them: an NCF also answers repeats)."""
+    def on_parity_nak(
+        self,
+        sqns: list[int],
+        src: wire.NLA,
+        window: TransmitWindow,
+        budget: SourceBudget | None = None,
+    ) -> list[int]:
+        """A parity NAK (its SQNs, each TG | count - 1): queue the parity owed, to go within
+        ``budget`` (.budget); return the SQNs to confirm with a parity NCF (all of them: an
+        NCF also answers repeats)."""
+        self.budget = budget
         st = self._stats
         st.parity_naks_received += len(sqns)
         if self._events is not None:
@@ -214,34 +240,84 @@ class SourceFec:
         out: list[tuple[bytes, wire.NLA, int | None]],
         group: wire.NLA,
     ) -> bool:
-        """Send owed parity under the token bucket; False when the bucket ran dry."""
+        """Send owed parity under the token bucket; False when the bucket ran dry.  On-demand
+        parity waits while new data does and the repair budget is in debt (True: ODATA next)."""
         owed = self.owed
-        st = self._stats
+        budget = self.budget
+        queued = self._queued
         while owed:
             tg = next(iter(owed))
             o = owed[tg]
-            if o[0] + o[1] <= 0:
-                del owed[tg]
-                continue
-            j = self.used.get(tg, 0)
-            pkt = self.build(tg, j, window, wire.TYPE_RDATA if not o[0] else self._pro_type)
-            if pkt is None:  # its data left the window
-                del owed[tg]
-                self.used.pop(tg, None)
-                continue
-            if not self._consume(len(pkt) + self._overhead, now):
+            if (
+                not o[0]
+                and budget is not None
+                and queued
+                and not budget.repair_ok(now)
+                and window.has_room(len(queued[0].data))
+            ):
+                return True  # on-demand parity keeps to the repair share (.budget)
+            sent = self._send_one(tg, o, now, window, out, group)
+            if sent is False:
                 return False
-            self.used[tg] = j + 1
-            if o[0]:
-                o[0] -= 1
-                st.proactive_parity_sent += 1
-            else:
-                o[1] -= 1
-            st.parity_packets_sent += 1
-            st.total_bytes_sent += len(pkt)
-            out.append((pkt, group, None))
         if len(self.used) > 2 * max(1, len(window.packets)) // self.k + 64:
             self.forget(window.trail)
+        return True
+
+    def _send_proactive(
+        self,
+        tg: int,
+        now: float,
+        window: TransmitWindow,
+        out: list[tuple[bytes, wire.NLA, int | None]],
+        group: wire.NLA,
+    ) -> bool:
+        """The pro-active parity owed for group ``tg``, now; False when the bucket ran dry."""
+        o = self.owed.get(tg)
+        while o is not None and o[0] > 0:
+            sent = self._send_one(tg, o, now, window, out, group)
+            if sent is False:
+                return False
+            if sent is None:
+                break
+        return True
+
+    def _send_one(
+        self,
+        tg: int,
+        o: list[int],
+        now: float,
+        window: TransmitWindow,
+        out: list[tuple[bytes, wire.NLA, int | None]],
+        group: wire.NLA,
+    ) -> bool | None:
+        """One parity packet owed ``o`` of group ``tg``: True sent, False the bucket is dry,
+        None nothing (more) to send for it (the entry is dropped)."""
+        if o[0] + o[1] <= 0:
+            del self.owed[tg]
+            return None
+        j = self.used.get(tg, 0)
+        pkt = self.build(tg, j, window, wire.TYPE_RDATA if not o[0] else self._pro_type)
+        if pkt is None:  # its data left the window
+            del self.owed[tg]
+            self.used.pop(tg, None)
+            return None
+        size = len(pkt) + self._overhead
+        if not self._consume(size, now):
+            return False
+        st = self._stats
+        self.used[tg] = j + 1
+        if o[0]:
+            o[0] -= 1
+            st.proactive_parity_sent += 1
+        else:
+            o[1] -= 1
+            if self.budget is not None:
+                self.budget.repair.try_consume(size, now)  # repair, charged as RDATA is
+        st.parity_packets_sent += 1
+        st.total_bytes_sent += len(pkt)
+        out.append((pkt, group, None))
+        if o[0] + o[1] <= 0:
+            del self.owed[tg]
         return True
 
     def forget(self, trail: int) -> None:

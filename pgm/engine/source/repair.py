@@ -18,9 +18,11 @@ Each requested wire number is unwrapped against the window's leading edge
 * in the window — confirmed, and queued for RDATA unless already queued (the requests merge)
   or the queue is full (``max_repair_queue``).
 
-§5.3: the NCF goes out at once, before any RDATA, and echoes the confirmed numbers (NAK list
-included).  The queue keeps arrival order; the scheduler sends its RDATA under the token bucket
-ahead of new ODATA (§5.1.1), skipping entries the trailing edge has passed meanwhile.
+§5.3: the NCF goes out before any RDATA and echoes the confirmed numbers (NAK list included).
+Every NCF, selective or parity (on-demand FEC), is owed to the source's NCF budget
+(:mod:`.budget`), which merges repeats and sends them as its ``ncf_share`` allows.  The queue
+keeps arrival order; the scheduler sends its RDATA under the token bucket ahead of new ODATA
+(§5.1.1), skipping entries the trailing edge has passed meanwhile.
 """
 
 from __future__ import annotations
@@ -121,20 +123,25 @@ class RepairQueue:
         if lst is not None:
             sqns.extend(lst.sqns)
         if nak.parity and self.parity is not None:
-            confirm = self.parity.on_parity_nak(sqns, src, window)
-            if confirm:
-                self.ncfs.append(self._ncf(confirm, parity=True))
+            confirm = self.parity.on_parity_nak(sqns, src, window, self.budget)
+            self._confirm(confirm, parity=True)
             return
         st.naks_received += len(sqns)
         if self._events is not None:
             self._events.append(NakReceived(self._tsi, tuple(sqns), src))
         budget = self.budget
         mine = None if budget is None else budget.naker(src)  # served in turn (.budget)
-        confirm = self._queue(sqns, window, mine)
-        if confirm and budget is not None:
-            budget.confirm(confirm)  # merged, sent as the NCF budget allows
-        elif confirm:
-            self.ncfs.append(self._ncf(confirm))
+        self._confirm(self._queue(sqns, window, mine))
+
+    def _confirm(self, confirm: list[int], parity: bool = False) -> None:
+        """Owe an NCF (parity or selective) for ``confirm``: merged, sent as the NCF budget
+        allows (.budget); at once without a budget."""
+        if not confirm:
+            return
+        if self.budget is not None:
+            self.budget.confirm(confirm, parity)
+        else:
+            self.ncfs.append(self._ncf(confirm, parity))
 
     def _queue(
         self, sqns: list[int], window: TransmitWindow, added: deque[int] | None = None
@@ -194,8 +201,9 @@ class RepairQueue:
         """The NCFs to send now (the list is emptied; owed ones as the budget allows)."""
         out = self.ncfs
         self.ncfs = []
-        if self.budget is not None and self.budget.pending:
-            out.extend(self.budget.take_ncfs(now, self._ncf))
+        budget = self.budget
+        if budget is not None and budget.pending:
+            out.extend(budget.take_ncfs(now, self._ncf))
         return out
 
     def abort(self) -> None:
@@ -208,4 +216,4 @@ class RepairQueue:
         self.queue.clear()
         self.ncfs.clear()
         if self.budget is not None:
-            self.budget.pending.clear()
+            self.budget.clear()
