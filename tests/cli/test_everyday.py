@@ -285,10 +285,20 @@ def test_send_refuses_a_second_source_on_the_udp_port(
 
 def test_sigterm_stops_the_demo_and_its_processes() -> None:
     p = _pgm("demo", "--size", "200M", "--transport", "udp")
-    assert p.stderr is not None
-    time.sleep(3.0)  # the demo's processes are running
+    assert p.stdout is not None and p.stderr is not None
+    # Evidence, not a sleep: the opening line is printed after SIGTERM's handler is installed
+    # and just before the demo starts its processes (a loaded machine may take seconds).
+    head = ""
+    for _ in range(20):
+        line = p.stdout.readline()
+        head += line
+        if not line or "from 1 source to" in line:
+            break
+    assert "from 1 source to" in head, head
+    time.sleep(1.0)  # let the processes start: the end must be the same either way
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=60)
+    out = head + out
     assert p.returncode == 143, err
     assert "pgm demo: terminated (SIGTERM)" in out + err and "Traceback" not in err
 
