@@ -3,15 +3,26 @@
 Theory of operation
 -------------------
 A :class:`PgmReceiver` is a :class:`~pgm.io.reactor.Reactor` around a
-:class:`~pgm.engine.Receiver`.  Each reactor step drains the socket into the engine (one batch),
-runs its NAK / SPMR / expiry timers, transmits its NAKs and SPMRs, and appends the events it
-produced to the receiver's queue — one lock and one notify per step.  The application takes
-them with :meth:`PgmReceiver.next_event`, :meth:`PgmReceiver.next_events` (a whole batch per
-lock round-trip) or by iterating.
+:class:`~pgm.engine.Receiver`.  A step drains the socket into the engine (one batch: every
+datagram queued, up to a bound), runs its NAK / SPMR / expiry timers, transmits its NAKs and
+SPMRs, and appends the events it produced to the receiver's queue — one lock and one notify per
+step.  The application takes them with :meth:`PgmReceiver.next_event`,
+:meth:`PgmReceiver.next_events` (a whole batch per lock round-trip) or by iterating.
 
-Back-pressure: when the application has more than ``max_queue_bytes`` of messages not yet read,
-the reactor stops reading the socket until it catches up (the kernel buffer then fills, and what
-overflows is repaired by NAKs).
+Who runs the step: an application thread that waits for events with the queue empty runs it
+itself (it *drives*): it waits in ``select()`` on the socket until data arrives, the engine's
+next deadline or its own timeout, then drains, parses, runs the engine and takes the batch in
+one go, in its own thread.  Meanwhile the reactor thread leaves the socket alone: it only runs
+due timers, and takes the socket back when no application thread drove it for
+:data:`DRIVE_LEASE` seconds (an application busy elsewhere, or not reading at all).  So a
+reading application receives on one thread, without the GIL passing between two at every
+syscall; only the change of hands costs a wake-up.  ``next_event(0)`` / ``next_events(0)``
+never drive (they only take what is queued: safe from ``on_events``).
+
+Back-pressure: when the application has more than ``max_queue_bytes`` of messages, or more than
+``max_queue_events`` events, not yet read, the reactor stops reading the socket until it catches
+up (the kernel buffer then fills, and what overflows is repaired by NAKs).  An application
+thread drives only with the queue empty, and one drain is bounded, so the queue stays bounded.
 
 Simulated loss (``loss=``) is a :class:`~pgm.net.lossy.LossyTransport` around the socket: the
 reactor and the engine see a lossy network and nothing else.
@@ -20,6 +31,7 @@ reactor and the engine see a lossy network and nothing else.
 from __future__ import annotations
 
 import random
+import select
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -33,7 +45,21 @@ from ..wire import NLA, as_nla
 from .log import log_buffer_warning, log_receiver_events
 from .reactor import Reactor, clock, one_of, pick_interface
 
-__all__ = ["PgmReceiver", "ReceiverEndpoint", "open_receiver_endpoint", "receiver_stats"]
+__all__ = [
+    "DRIVE_LEASE",
+    "MAX_QUEUE_EVENTS",
+    "PgmReceiver",
+    "ReceiverEndpoint",
+    "open_receiver_endpoint",
+    "receiver_stats",
+]
+
+DRIVE_LEASE = 0.02
+"""Seconds after an application thread last drove a step during which the reactor thread
+leaves the socket to it (module docstring)."""
+
+MAX_QUEUE_EVENTS = 1 << 18
+"""Events queued for the application, by default, before the reactor stops reading."""
 
 
 class PgmReceiver(Reactor):
@@ -46,10 +72,12 @@ class PgmReceiver(Reactor):
     ``loss`` drops that fraction of incoming data packets at random before the engine sees
     them — simulated loss for demonstrations and tests (``loss_seed`` seeds it; default: a
     random seed).  A group that is not multicast or a port outside 1..65535 raises ValueError,
-    and nothing opened stays open.  ``on_events`` (also settable as an attribute) is called in the
-    reactor thread, with :attr:`lock` held, after a step queued new events: a consumer can take
-    them there with ``next_events(0)`` (the Windows-style socket facade demultiplexes sessions
-    this way).
+    and nothing opened stays open.  ``max_queue_bytes`` / ``max_queue_events`` bound what is
+    queued for the application (see the module docstring).  ``on_events`` (also settable as an
+    attribute) is called, with :attr:`lock` held, after a step queued new events — in the
+    reactor thread, or in an application thread that drove the step: a consumer can take them
+    there with ``next_events(0)`` (the Windows-style socket facade demultiplexes sessions this
+    way).
     """
 
     def __init__(
@@ -62,6 +90,7 @@ class PgmReceiver(Reactor):
         transport: str = "raw",
         config: ReceiverConfig | None = None,
         max_queue_bytes: int = 64 * 1024 * 1024,
+        max_queue_events: int = MAX_QUEUE_EVENTS,
         loss: float = 0.0,
         loss_seed: int | None = None,
         rng: random.Random | None = None,
@@ -70,6 +99,8 @@ class PgmReceiver(Reactor):
         super().__init__("pgm-receiver")
         self.on_events = on_events
         try:
+            if max_queue_events < 1:
+                raise ValueError(f"max_queue_events must be >= 1, not {max_queue_events}")
             end = open_receiver_endpoint(
                 group,
                 port,
@@ -93,67 +124,123 @@ class PgmReceiver(Reactor):
         self._queue: deque[Event] = deque()
         self._queued_bytes = 0
         self.max_queue_bytes = max_queue_bytes
+        self.max_queue_events = max_queue_events
         self.driver = EngineDriver(self.engine, self.transport.send_all, self._queue_events)
         self._closed = False
+        self._driving = False  # an application thread is in its select() on the socket
+        self._driven_at = -DRIVE_LEASE  # when an application thread last drove a step
+        self._reactor_reads = True  # the reactor thread's select() includes the socket
+        self.drives = 0
+        """Steps run by application threads (the rest ran in the reactor thread)."""
         log_buffer_warning(f"receiver on {self.group} port {port}", self.transport)
         self.start()
 
     # -- reactor --------------------------------------------------------------------------------
+    def _full(self) -> bool:
+        return self._queued_bytes > self.max_queue_bytes or len(self._queue) > self.max_queue_events
+
     def _fds(self) -> list[int]:
-        if self._queued_bytes > self.max_queue_bytes:
+        if self._full():
             return []  # back-pressure: let the application catch up first
+        if self._driving or clock() - self._driven_at < DRIVE_LEASE:
+            self._reactor_reads = False  # an application thread reads the socket
+            return []
+        self._reactor_reads = True
         return [self.transport.fileno()]
+
+    def _step(self, readable: set[int], now: float) -> float | None:
+        deadline = super()._step(readable, now)
+        if not self._reactor_reads:  # wake when the application's lease runs out
+            lease_end = (now if self._driving else self._driven_at) + DRIVE_LEASE
+            if deadline is None or lease_end < deadline:
+                deadline = lease_end
+        return deadline
 
     def _queue_events(self, evs: Sequence[Any]) -> None:
         log_receiver_events(self.group, self.port, evs)
         self._queue.extend(evs)
-        self._queued_bytes += sum(len(e.data) for e in evs if type(e) is DataReceived)
+        self._queued_bytes += sum([len(e.data) for e in evs if type(e) is DataReceived])
         if self.on_events is not None:
             self.on_events()
 
     # -- events ----------------------------------------------------------------------------------
-    def _wait_for_events(self, end: float | None) -> bool:
-        """Wait (lock held) until events are queued; False on timeout or once closed."""
-        while not self._queue:
-            self._check()
-            if self._closed:
-                return False
-            remaining = None if end is None else end - clock()
-            if remaining is not None and remaining <= 0:
-                return False
-            self.cond.wait(0.2 if remaining is None else min(0.2, remaining))
-        return True
+    def _take(self, timeout: float | None, one: bool) -> list[Event]:
+        """The first queued event (``one``) or all of them, waiting up to ``timeout`` for one
+        (None: forever) and driving the socket meanwhile when no other thread does; [] on
+        timeout or once closed."""
+        end = None if timeout is None else clock() + timeout
+        while True:
+            with self.lock:
+                if self._queue:
+                    return self._pop(one)
+                self._check()
+                if self._closed:
+                    return []
+                wait = 0.2 if end is None else min(0.2, end - clock())
+                if wait <= 0:
+                    return []
+                if self._driving:
+                    self.cond.wait(wait)  # another application thread drives
+                    continue
+                self._driving = True
+                wake = self._reactor_reads
+                deadline = self.driver.next_deadline()
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - clock()))
+            self._drive(wait, wake)
+
+    def _drive(self, wait: float, wake: bool) -> None:
+        """Wait (lock not held) up to ``wait`` seconds for the socket, then run the step."""
+        readable: set[int] = set()
+        try:
+            if wake:
+                self.wake()  # the reactor thread stops selecting on the socket
+            fd = self.transport.fileno()
+            if select.select([fd], [], [], wait)[0]:
+                readable.add(fd)
+        except (OSError, ValueError):
+            pass  # closed meanwhile: the step below is skipped
+        finally:
+            with self.lock:
+                try:
+                    if not self._closed and self.error is None:
+                        self.drives += 1
+                        Reactor._step(self, readable, clock())
+                finally:  # still driving during the step: on_events cannot nest one
+                    self._driving = False
+                    self._driven_at = clock()
+                    self.cond.notify_all()
+
+    def _pop(self, one: bool) -> list[Event]:
+        """Take (lock held) the first queued event or all; wake the reactor if that ends
+        back-pressure."""
+        full = self._full()
+        if one:
+            e = self._queue.popleft()
+            if type(e) is DataReceived:
+                self._queued_bytes -= len(e.data)
+            out = [e]
+        else:
+            out = list(self._queue)
+            self._queue.clear()
+            self._queued_bytes = 0
+        if full and not self._full():
+            self.wake()
+        return out
 
     def next_event(self, timeout: float | None = None) -> Event | None:
         """The next event, waiting up to ``timeout`` seconds (None: forever); None on timeout."""
-        end = None if timeout is None else clock() + timeout
-        with self.lock:
-            if not self._wait_for_events(end):
-                return None
-            e = self._queue.popleft()
-            if type(e) is DataReceived:
-                before = self._queued_bytes
-                self._queued_bytes -= len(e.data)
-                if before > self.max_queue_bytes >= self._queued_bytes:
-                    self.wake()
-            return e
+        got = self._take(timeout, True)
+        return got[0] if got else None
 
     def next_events(self, timeout: float | None = None) -> list[Event]:
         """Every event queued now (waiting up to ``timeout`` for the first); [] on timeout.
 
         One lock round-trip for the whole batch: the way to keep up at high message rates.
+        Waiting, the calling thread drains the socket itself (see the module docstring): the
+        batch is then what one drain of the socket produced.
         """
-        end = None if timeout is None else clock() + timeout
-        with self.lock:
-            if not self._wait_for_events(end):
-                return []
-            out = list(self._queue)
-            self._queue.clear()
-            before = self._queued_bytes
-            self._queued_bytes = 0
-            if before > self.max_queue_bytes:
-                self.wake()
-            return out
+        return self._take(timeout, False)
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Iterate over events until ``timeout`` passes without one (None: until closed)."""
@@ -191,8 +278,8 @@ class PgmReceiver(Reactor):
             return
         self._closed = True
         self.stop()
-        self.transport.close()
-        with self.lock:
+        with self.lock:  # never under an application thread's step (it checks _closed)
+            self.transport.close()
             self.cond.notify_all()
 
     def __enter__(self) -> PgmReceiver:

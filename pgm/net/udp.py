@@ -234,7 +234,7 @@ class UdpTransport(Transport):
             self.rx_bytes += len(data)
             seg = gro_segment(anc) if anc else 0
             if 0 < seg < len(data):
-                out.extend((data[k : k + seg], src, dst) for k in range(0, len(data), seg))
+                out += [(data[k : k + seg], src, dst) for k in range(0, len(data), seg)]
             else:
                 out.append((data, src, dst))
         return out
