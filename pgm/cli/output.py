@@ -9,18 +9,35 @@ arrived (or an empty session ended successfully) and never truncated by a run th
 nothing, failed to open its socket, or was interrupted before the first byte.  FILE that exists
 and is not a regular file (``/dev/null``, a FIFO) is written directly, never renamed over; so is
 every FILE with ``in_place`` (``recv --keep-going``, whose output grows while it runs).
+
+Writes are batched: :meth:`Output.write` only queues a message (no copy), and
+:meth:`Output.flush` — ``pgm recv`` calls it once per batch of events, i.e. once per drain of
+the socket — hands everything queued to the kernel with one ``os.writev`` (up to
+:data:`IOV_MAX` buffers, partial writes resumed).  The queue flushes by itself beyond
+:data:`IOV_MAX` messages or :data:`PENDING_BYTES` bytes, so it stays bounded.  A standard output
+without a descriptor (an in-process test's capture) gets plain writes instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
 import tempfile
 from typing import IO
 
-__all__ = ["MESSAGE_MODES", "Output", "OutputError", "frame_message"]
+__all__ = ["IOV_MAX", "MESSAGE_MODES", "PENDING_BYTES", "Output", "OutputError", "frame_message"]
+
+IOV_MAX = 1024
+"""Buffers per ``os.writev`` (Linux's ``IOV_MAX``; POSIX guarantees at least 16, see below)."""
+if hasattr(os, "sysconf"):
+    with contextlib.suppress(ValueError, OSError):
+        IOV_MAX = max(16, min(IOV_MAX, os.sysconf("SC_IOV_MAX")))
+
+PENDING_BYTES = 1 << 20
+"""Bytes queued before :meth:`Output.write` flushes by itself."""
 
 MESSAGE_MODES = ("length", "line")
 """``--per-message`` modes: a 4-byte big-endian length before each message, or a newline after
@@ -52,8 +69,11 @@ class Output:
     def __init__(self, path: str | None, *, in_place: bool = False) -> None:
         self.path = path
         self.written = 0
-        """Bytes written so far."""
+        """Bytes written (or queued to be, see :meth:`flush`) so far."""
         self._f: IO[bytes] | None = None
+        self._fd: int | None = None  # where os.writev writes; None: self._f.write
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._tmp: str | None = None
         if path is None or path == "-":
             if path is None and sys.stdout.isatty():
@@ -62,6 +82,7 @@ class Output:
                     "write to the terminal anyway)"
                 )
             self._f = sys.stdout.buffer
+            self._fd = _descriptor(self._f)
             return
         self._direct = in_place  # written as it arrives (recv --keep-going), no rename
         try:
@@ -98,13 +119,36 @@ class Output:
                 self._f = os.fdopen(fd, "wb")
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self._fd = _descriptor(self._f)
         return self._f
 
     def write(self, data: bytes) -> None:
-        """Write ``data`` (opening the output on the first call)."""
-        f = self._f if self._f is not None else self._open()
-        f.write(data)
+        """Queue ``data`` for the next :meth:`flush` (opening the output on the first call);
+        written at once beyond :data:`IOV_MAX` messages or :data:`PENDING_BYTES` bytes."""
+        if self._f is None:
+            self._open()
+        if data:
+            pending = self._pending
+            pending.append(data)
+            self._pending_bytes += len(data)
+            if len(pending) >= IOV_MAX or self._pending_bytes >= PENDING_BYTES:
+                self._write_out()
         self.written += len(data)
+
+    def _write_out(self) -> None:
+        """Hand what is queued to the kernel: one ``os.writev`` (more only for partial writes)."""
+        chunks, total = self._pending, self._pending_bytes
+        if not chunks:
+            return
+        self._pending, self._pending_bytes = [], 0
+        f, fd = self._f, self._fd
+        assert f is not None
+        if fd is None:
+            for c in chunks:
+                f.write(c)
+            return
+        f.flush()  # nothing is buffered there, unless someone else wrote to it
+        _writev_all(fd, chunks, total)
 
     def rewind(self) -> bool:
         """Take back everything written (``recv``: the data of a session given up for
@@ -115,6 +159,7 @@ class Output:
         f = self._f
         if self.is_stdout or f is None or not f.seekable():
             return False
+        self._pending, self._pending_bytes = [], 0
         f.flush()
         f.seek(0)
         f.truncate()
@@ -122,8 +167,9 @@ class Output:
         return True
 
     def flush(self) -> None:
-        """Flush what was written (nothing to do before the first write)."""
+        """Write out what is queued and flush it (nothing to do before the first write)."""
         if self._f is not None:
+            self._write_out()
             self._f.flush()
 
     def finish(self, keep_empty: bool) -> None:
@@ -140,8 +186,9 @@ class Output:
             self._open()
         f = self._f
         assert f is not None
-        self._f = None
         try:
+            self._write_out()
+            self._f = None
             f.close()
             if self._tmp is not None:
                 os.replace(self._tmp, self.path or "")
@@ -150,3 +197,30 @@ class Output:
             if self._tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(self._tmp)
+
+
+def _descriptor(f: IO[bytes]) -> int | None:
+    """``f``'s file descriptor, or None when it has none (a capture in tests)."""
+    try:
+        return f.fileno()
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _writev_all(fd: int, chunks: list[bytes], total: int) -> None:
+    """Write every byte of ``chunks`` (``total`` bytes) to ``fd``, resuming partial writes."""
+    todo: list[bytes | memoryview] = list(chunks)
+    while True:
+        n = os.writev(fd, todo)
+        if n == total:
+            return
+        if n <= 0:
+            raise OSError(errno.EIO, f"writev wrote {n} of {total} bytes")
+        total -= n
+        i = 0
+        while n >= len(todo[i]):
+            n -= len(todo[i])
+            i += 1
+        todo = todo[i:]
+        if n:
+            todo[0] = memoryview(todo[0])[n:]
