@@ -260,15 +260,25 @@ class Session:
         return lo, hi
 
     def next_deadline(self) -> float | None:
-        t: float | None = None
-        for cand in (
-            self.backoff[0][0] if self.backoff else None,
-            self.wait_ncf[0][0] if self.wait_ncf else None,
-            self.wait_data[0][0] if self.wait_data else None,
-            self.spmr_at,
-            self.fin_at,
-            self.guard.probe_at,
-        ):
-            if cand is not None and (t is None or cand < t):
-                t = cand
+        """The earliest of the NAK queues' heads, the SPMR, the FIN confirmation and the FIN
+        probe; None if nothing is pending.  Runs after every packet: no tuple, no loop."""
+        t = self.spmr_at
+        c = self.fin_at
+        if c is not None and (t is None or c < t):
+            t = c
+        c = self.guard.probe_at
+        if c is not None and (t is None or c < t):
+            t = c
+        if self.backoff:
+            c = self.backoff[0][0]
+            if t is None or c < t:
+                t = c
+        if self.wait_ncf:
+            c = self.wait_ncf[0][0]
+            if t is None or c < t:
+                t = c
+        if self.wait_data:
+            c = self.wait_data[0][0]
+            if t is None or c < t:
+                t = c
         return t

@@ -56,10 +56,11 @@ def next_timer(r: Receiver) -> float | None:
     e = r._expiry
     while e:
         d, _, s = e[0]
-        if s.ended or s.last_heard + r.config.peer_expiry != d:
+        if s.ended:
             heapq.heappop(e)
-            if not s.ended:
-                r._push_expiry(s)
+            continue
+        if s.last_heard + r.config.peer_expiry != d:  # heard since: the same, one heap step
+            heapq.heapreplace(e, (s.last_heard + r.config.peer_expiry, next(r._seq), s))
             continue
         if t is None or d < t:
             t = d
