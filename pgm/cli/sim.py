@@ -9,7 +9,9 @@ on a terminal.  The results folder (``--out``, default ``results/<scenario name>
 CSV/JSON files, pcap files of the ``--pcap`` nodes and, when matplotlib is installed, the PNG
 plots (:mod:`pgm.sim.plots`); without it the command says how to get them.  The summary goes
 to stdout (``--json``: stdout carries one JSON object, the summary lines go to stderr).  Exit
-status 0, 2 for a bad scenario, 130 on Ctrl-C.
+status 0, 2 for a bad scenario; Ctrl-C (130) or SIGTERM (143, :mod:`pgm.cli.signals`) stop the
+run where it is and write what it measured so far (``"interrupted": true`` in the summary; a
+sweep: the points done and the one cut short), without plots.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..progress import ProgressLine, format_rate
-from .report import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, err, json_dump
+from .report import EXIT_OK, EXIT_USAGE, err, json_dump
+from .signals import interrupt_status, interrupt_word
 
 if TYPE_CHECKING:
+    from ..sim.experiment import RunResult
     from ..sim.scenario import Sweep
 
 # The simulator is imported only when `pgm sim` runs: every other command starts without it.
@@ -109,15 +114,47 @@ def run(args: argparse.Namespace) -> int:
                 summary = _single(data, out, state, args.no_plots)
             else:
                 summary = _sweep(data, spec, out, state, args.no_plots)
-    except KeyboardInterrupt:
-        err("sim", "interrupted")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (pgm.cli.signals)
+        return _interrupted(exc, spec, out, args.json)
     except OSError as e:
         err("sim", f"cannot write results to {out}: {e.strerror or e}")
         return 1
     if args.json:
         json_dump(summary)
     return EXIT_OK
+
+
+def _interrupted(exc: KeyboardInterrupt, spec: Sweep | None, out: Path, as_json: bool) -> int:
+    """Ctrl-C or SIGTERM: write what was measured (no plots), say so; 130 or 143."""
+    from ..sim.experiment import RunInterrupted, write_results, write_sweep
+    from ..sim.scenario import Sweep
+
+    cause = exc.cause if isinstance(exc, RunInterrupted) else exc
+    status = interrupt_status(cause)
+    word = interrupt_word(status)
+    results = exc.results if isinstance(exc, RunInterrupted) else []
+    if not results:
+        err("sim", f"{word} before a run started: nothing written")
+        return status
+    try:
+        if spec is None:
+            write_results(results[0], out)
+            summary: Any = results[0].summary
+        else:
+            done = spec.values[: len(results)]
+            write_sweep(Sweep(spec.param, done), results, out)
+            summary = _sweep_summary(spec.param, done, results)
+    except KeyboardInterrupt:
+        err("sim", f"{word} again while writing the results: {out}/ is incomplete")
+        return status
+    except OSError as e:
+        err("sim", f"{word}; cannot write results to {out}: {e.strerror or e}")
+        return status
+    t = results[-1].summary["virtual_seconds"]
+    err("sim", f"{word} at t={t:.2f} s (virtual): partial results in {out}/ (no plots)")
+    if as_json:
+        json_dump(summary)
+    return status
 
 
 def _progress_text(prefix: str, t: float, done: int, total: int) -> str:
@@ -172,8 +209,13 @@ def _sweep(
         _print_summary(r.summary, indent="  ")
     note = _plots_note(pngs, no_plots)
     print(f"results: {out}/ (sweep.csv)" + (f"  ({note})" if note else ""))
-    return {"param": spec.param, "points": [{spec.param: v, **r.summary} for v, r in
-                                            zip(spec.values, results, strict=True)]}  # fmt: skip
+    return _sweep_summary(spec.param, spec.values, results)
+
+
+def _sweep_summary(param: str, values: Sequence[Any], results: Sequence[RunResult]) -> Any:
+    """A sweep's summary for --json: one point per value."""
+    points = [{param: v, **r.summary} for v, r in zip(values, results, strict=True)]
+    return {"param": param, "points": points}
 
 
 def _ms(v: Any) -> str:

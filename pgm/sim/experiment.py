@@ -15,7 +15,9 @@ Each source is fed by a scripted call that queues messages until the send buffer
 (:class:`~pgm.engine.WouldBlock`), then retries a little later, and closes the session after
 the last one.  The network runs in slices of virtual time; between slices the run checks
 whether every receiver has ended its sessions (then it stops), and reports progress.  It also
-stops at ``time_limit``.
+stops at ``time_limit``.  Ctrl-C or SIGTERM stops it where it is: :class:`RunInterrupted`
+carries the figures measured so far (a sweep's: the points done and the one cut short), so the
+command can still write them.
 
 :func:`sweep` runs one scenario dict per sweep value (:func:`pgm.sim.scenario.override`).
 :func:`write_results` writes a results folder: ``summary.json``, ``receivers.csv``,
@@ -45,6 +47,7 @@ from .metrics import (
     ReceiverMetrics,
     ReceiverProbe,
     SendLog,
+    SharedParse,
     SourceMetrics,
     SourceProbe,
     _Capture,
@@ -55,7 +58,15 @@ from .metrics import (
 from .network import Network, Node
 from .scenario import ReceiverGroup, Scenario, SourceSpec, Sweep, override, parse
 
-__all__ = ["Progress", "RunResult", "run", "sweep", "write_results", "write_sweep"]
+__all__ = [
+    "Progress",
+    "RunInterrupted",
+    "RunResult",
+    "run",
+    "sweep",
+    "write_results",
+    "write_sweep",
+]
 
 Progress = Callable[[float, int, int], None]
 """Progress callback: ``(virtual time, receivers done, receivers)`` after each slice."""
@@ -99,10 +110,14 @@ class _Run:
         self.rx_nodes: list[Node[Any]] = []
         self.logs: dict[tuple[bytes, int], SendLog] = {}
         self.shared_links: dict[int, Link] = {}  # id(group) -> its downstream Link
-        for i, spec in enumerate(sc.sources):
+        self.parse = SharedParse()  # control packets parsed once for every receiver
+
+    def build(self) -> None:
+        """Add the sources and (schedule) the receivers."""
+        for i, spec in enumerate(self.sc.sources):
             self._add_source(i, spec)
         index = 0
-        for g in sc.receivers:
+        for g in self.sc.receivers:
             for j in range(g.count):
                 self._schedule_receiver(g, f"{g.name}{j}", index)
                 index += 1
@@ -157,7 +172,7 @@ class _Run:
         net = self.net
         addr = ipaddress.IPv4Address(_RCV_BASE + index)
         engine = Receiver(g.config, group=self.sc.group, rng=net.rng_for(name), now=net.now)
-        probe = ReceiverProbe(engine, self.logs, self._capture(name, addr), net.now)
+        probe = ReceiverProbe(engine, self.logs, self._capture(name, addr), net.now, self.parse)
         node = net.add_node(probe, addr, groups=[self.sc.group], name=name, keep_events=False)
         rng = net.rng_for(f"link:{name}") if g.link.stateful else None
         down = g.link.downstream(rng) if g.link.stateful else self._shared(g)
@@ -197,11 +212,40 @@ class _Run:
 def run(
     sc: Scenario, *, progress: Progress | None = None, pcap_dir: Path | None = None
 ) -> RunResult:
-    """Run scenario ``sc``; pcap files of ``sc.capture`` nodes go to ``pcap_dir`` if given."""
+    """Run scenario ``sc``; pcap files of ``sc.capture`` nodes go to ``pcap_dir`` if given.
+
+    Ctrl-C or SIGTERM (any :class:`KeyboardInterrupt`) stops the run where it is and raises
+    :class:`RunInterrupted` carrying the figures so far (``summary["interrupted"]`` True)."""
     wall = time.perf_counter()
+    stopped: KeyboardInterrupt | None = None
     with ExitStack() as captures:
         r = _Run(sc, captures, pcap_dir)
-        r.loop(progress)
+        try:
+            r.build()
+            r.loop(progress)
+        except KeyboardInterrupt as exc:
+            stopped = exc
+    result = _result(r, time.perf_counter() - wall, stopped is not None)
+    if stopped is not None:
+        raise RunInterrupted([result], stopped) from stopped
+    return result
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run or sweep stopped by Ctrl-C or SIGTERM: what it measured until then.
+
+    ``results``: the runs done, the last one cut short (its ``summary["interrupted"]`` True);
+    ``cause``: the interrupt itself (``pgm.cli.signals.Terminated`` for SIGTERM)."""
+
+    def __init__(self, results: list[RunResult], cause: KeyboardInterrupt) -> None:
+        super().__init__("interrupted")
+        self.results = results
+        self.cause = cause
+
+
+def _result(r: _Run, wall: float, interrupted: bool) -> RunResult:
+    """The figures of run ``r`` (finished, or stopped early)."""
+    sc = r.sc
     t0 = min(s.start for s in sc.sources)
     expected = sum(s.transfer.messages for s in sc.sources)
     rx: list[ReceiverMetrics] = []
@@ -218,10 +262,11 @@ def run(
     summary.update(summarize(rx, src, lat_all))
     summary.update(
         virtual_seconds=r.net.now,
-        wall_seconds=time.perf_counter() - wall,
+        wall_seconds=wall,
         events=r.net.stats.events,
         deliveries=r.net.stats.delivered,
         mean_link_loss=_mean_loss(sc),
+        interrupted=interrupted,
     )
     return RunResult(sc, tuple(rx), src, summary, tuple(samples))
 
@@ -240,12 +285,17 @@ def sweep(
 ) -> list[RunResult]:
     """Run scenario dict ``data`` once per value of ``spec`` (each point validated anew);
     with ``out``, each point's pcap files go to ``out/<param>=<value>/pcap``."""
-    results = []
+    results: list[RunResult] = []
     for i, value in enumerate(spec.values):
         sc = parse(override(data, spec.param, value))
         cb = None if progress is None else _point_progress(progress, i, value)
         pdir = None if out is None else out / _point_dir(spec.param, value) / "pcap"
-        results.append(run(sc, progress=cb, pcap_dir=pdir))
+        try:
+            results.append(run(sc, progress=cb, pcap_dir=pdir))
+        except RunInterrupted as stop:
+            raise RunInterrupted(results + stop.results, stop.cause) from stop.cause
+        except KeyboardInterrupt as exc:  # between two runs
+            raise RunInterrupted(results, exc) from exc
     return results
 
 

@@ -36,13 +36,14 @@ from typing import Any
 
 from ..engine import Receiver, SessionStats, Source
 from ..pcap import PcapWriter, pgm_ip_packet
-from ..wire import NLA
+from ..wire import NLA, Packet, PacketError, parse
 
 __all__ = [
     "MAX_LATENCY_SAMPLES",
     "ReceiverMetrics",
     "ReceiverProbe",
     "SendLog",
+    "SharedParse",
     "SourceMetrics",
     "SourceProbe",
     "percentile",
@@ -80,6 +81,33 @@ class SendLog:
         """When ``sqn`` was first sent, or None if it never was (as far as this log knows)."""
         i = sqn - self.first
         return self.times[i] if self.first >= 0 and 0 <= i < len(self.times) else None
+
+
+class SharedParse:
+    """The last control packet parsed, by identity of its datagram (see the module docstring).
+
+    Holding the datagram keeps it alive, so ``datagram is self.data`` is the same datagram,
+    never a new one at a recycled address.
+    """
+
+    __slots__ = ("data", "packet", "parses")
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+        self.packet: Packet | None = None
+        self.parses = 0
+        """Datagrams parsed (once each, however many receivers got them)."""
+
+    def get(self, datagram: bytes) -> Packet | None:
+        """The parsed ``datagram`` (without checksum verification); None if malformed."""
+        if datagram is not self.data:
+            self.data = datagram
+            self.parses += 1
+            try:
+                self.packet = parse(datagram, verify=False)
+            except PacketError:
+                self.packet = None  # the engine's own parse counts it malformed
+        return self.packet
 
 
 class _Capture:
@@ -147,6 +175,7 @@ class ReceiverProbe:
         "logs",
         "next_event",
         "next_timer",
+        "shared",
         "take_events",
     )
 
@@ -156,8 +185,11 @@ class ReceiverProbe:
         logs: dict[tuple[bytes, int], SendLog],
         capture: _Capture | None,
         joined_at: float = 0.0,
+        shared: SharedParse | None = None,
     ) -> None:
         self.engine = engine
+        self.shared = shared if not engine.config.verify_checksum else None
+        """Where control packets are parsed once for all receivers (None: parse each copy)."""
         self.joined_at = joined_at
         """When the receiver joined: repairs of data sent before are history, not latency."""
         self.history_repairs = 0
@@ -181,11 +213,22 @@ class ReceiverProbe:
     def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
         if self.capture is not None:
             self.capture.write(datagram, src, dst or self.capture.address, now)
-        code = datagram[4] if len(datagram) > 17 else -1
-        if code == _RDATA or (code == _ODATA and datagram[5] & _PARITY):
+        code = datagram[4] if len(datagram) > 5 else -1
+        if code == _ODATA:
+            if datagram[5] & _PARITY:
+                self._repair(datagram, src, now, dst)
+            else:
+                self.engine.receive(datagram, src, now, dst)
+        elif code == _RDATA:
             self._repair(datagram, src, now, dst)
-        else:
+        elif code < 0 or self.shared is None:
             self.engine.receive(datagram, src, now, dst)
+        else:
+            pkt = self.shared.get(datagram)
+            if pkt is None:
+                self.engine.receive(datagram, src, now, dst)  # malformed: the engine counts it
+            else:
+                self.engine.receive_packet(pkt, len(datagram), src, now, dst)
         if self.engine.stats.sessions_ended != self._ended:
             self._note_end(now)
 

@@ -52,7 +52,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..wire import NLA, Packet, PacketError, as_nla
@@ -371,9 +371,9 @@ class Network:
         """Run one popped event; ``False`` if it was a superseded wake-up (nothing done)."""
         kind = ev[2]
         if kind == _DELIVER:
-            return self._arrive(ev[3], ev)
+            return self._fan_out(ev, (ev[3],), 1, None)[0] > 0
         if kind == _FANOUT:
-            return self._fan_out(ev, None) > 0
+            return self._fan_out(ev, ev[3], 1, None)[0] > 0
         if kind == _TIMER:
             node = ev[3]
             if ev[1] != node._timer_seq or not node._alive:
@@ -395,38 +395,42 @@ class Network:
         self.stats.events += 1
         return True
 
-    def _arrive(self, node: Node[Any], ev: tuple[Any, ...]) -> bool:
-        """Deliver the datagram of delivery or fan-out entry ``ev`` to ``node``."""
-        if not node._alive:
-            return False
-        now = self.now = ev[0]
-        node.received += 1
-        stats = self.stats
-        stats.delivered += 1
-        node.driver.feed_one(ev[4], ev[5], ev[6], now)
-        self._service(node)
-        stats.events += 1
-        return True
+    def _fan_out(
+        self,
+        ev: tuple[Any, ...],
+        batch: Sequence[Node[Any]],
+        limit: int,
+        stop: Callable[[], bool] | None,
+    ) -> tuple[int, bool]:
+        """Deliver the datagram of ``ev`` to each node of ``batch`` in order, each followed by
+        its service (the per-delivery path: no per-copy closure or helper call).
 
-    def _fan_out(self, ev: tuple[Any, ...], budget: Callable[[], bool] | None) -> int:
-        """Deliver fan-out ``ev`` node by node; the number of deliveries made.
-
-        ``budget()`` is asked after each delivery (the ``stop`` condition, the event cap, one
-        :meth:`step`); when it says stop, the nodes left are queued again under the entry's own
-        time and sequence number, so they still come first, in order.  ``None`` = one delivery.
+        Stops after ``limit`` deliveries or when ``stop()`` — asked after each — says so; the
+        nodes left are queued again under the entry's own time and sequence number, so they
+        still come first, in order.  Returns ``(deliveries made, stopped by stop())``.
         """
-        batch: list[Node[Any]] = ev[3]
-        arrive = self._arrive
+        now = ev[0]
+        data, src, dst = ev[4], ev[5], ev[6]
+        stats = self.stats
+        service = self._service
         done = 0
         for i, node in enumerate(batch):
-            if not arrive(node, ev):
+            if not node._alive:
                 continue
+            self.now = now
+            node.received += 1
+            stats.delivered += 1
+            node.driver.feed_one(data, src, dst, now)
+            service(node)
+            stats.events += 1
             done += 1
-            if budget is None or budget():
+            halted = stop is not None and stop()
+            if halted or done >= limit:
                 if i + 1 < len(batch):
-                    heapq.heappush(self._queue, (*ev[:3], batch[i + 1 :], *ev[4:]))
-                break
-        return done
+                    rest = list(batch[i + 1 :])
+                    heapq.heappush(self._queue, (ev[0], ev[1], _FANOUT, rest, data, src, dst))
+                return done, halted
+        return done, False
 
     # -- running -------------------------------------------------------------------------------
     def run(
@@ -449,6 +453,7 @@ class Network:
         queue = self._queue
         pop = heapq.heappop
         process = self._process
+        fan_out = self._fan_out
         count = 0
         while queue:
             if until is not None and queue[0][0] > until:
@@ -461,16 +466,11 @@ class Network:
                     f"(now={self.now:.6f}s, until={until}, {len(queue)} events queued); "
                     "a timer or packet loop? pass until=/stop= or raise max_events"
                 )
-            if ev[2] == _FANOUT:
-                stopped = False
-
-                def budget() -> bool:
-                    nonlocal count, stopped
-                    count += 1
-                    stopped = stop is not None and stop()
-                    return stopped or count >= max_events
-
-                self._fan_out(ev, budget)
+            kind = ev[2]
+            if kind in (_FANOUT, _DELIVER):
+                batch = ev[3] if kind == _FANOUT else (ev[3],)
+                done, stopped = fan_out(ev, batch, max_events - count, stop)
+                count += done
                 if stopped:
                     return
                 continue

@@ -122,6 +122,8 @@ class Node(Generic[E]):
             send(self, item[0], item[1], item[2] if len(item) > 2 else None)
 
     def _deliver(self, events: Sequence[object]) -> None:
+        if not self.keep_events and self.on_event is None:
+            return  # drained and dropped (long runs that count in the engine instead)
         for ev in events:
             if self.keep_events:
                 self.events.append(ev)
