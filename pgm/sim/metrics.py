@@ -36,7 +36,7 @@ from typing import Any
 
 from ..engine import Receiver, SessionStats, Source
 from ..pcap import PcapWriter, pgm_ip_packet
-from ..wire import NLA, Packet, PacketError, parse
+from ..wire import NLA, Option, Packet, PacketError, decode_data, parse
 
 __all__ = [
     "MAX_LATENCY_SAMPLES",
@@ -54,6 +54,9 @@ __all__ = [
 
 MAX_LATENCY_SAMPLES = 200_000
 """Repair-latency samples kept per receiver (more are counted in ``latency_dropped``)."""
+
+Decoded = tuple[int, int, int, int, list[Option], bytes]
+"""What :func:`pgm.wire.decode_data` returns."""
 
 _ODATA, _RDATA, _NAK = 0x04, 0x05, 0x08
 _PARITY = 0x80  # options byte, offset 5 (RFC 3208 §8)
@@ -84,19 +87,33 @@ class SendLog:
 
 
 class SharedParse:
-    """The last control packet parsed, by identity of its datagram (see the module docstring).
+    """The last control packet parsed and the last data packet decoded, by identity of their
+    datagrams (see the module docstring).
 
-    Holding the datagram keeps it alive, so ``datagram is self.data`` is the same datagram,
+    Holding a datagram keeps it alive, so ``datagram is self.data`` is the same datagram,
     never a new one at a recycled address.
     """
 
-    __slots__ = ("data", "packet", "parses")
+    __slots__ = ("data", "decoded", "decoded_data", "packet", "parses")
 
     def __init__(self) -> None:
         self.data: bytes | None = None
         self.packet: Packet | None = None
+        self.decoded_data: bytes | None = None
+        self.decoded: Decoded | None = None
         self.parses = 0
-        """Datagrams parsed (once each, however many receivers got them)."""
+        """Datagrams parsed or decoded (once each, however many receivers got them)."""
+
+    def decode(self, datagram: bytes, verify: bool) -> Decoded:
+        """:func:`pgm.wire.decode_data`, once per datagram (the receivers' ``_decode``)."""
+        if verify:
+            return decode_data(datagram, True)
+        if datagram is not self.decoded_data:
+            self.decoded = decode_data(datagram, False)  # raises for a malformed one: uncached
+            self.decoded_data = datagram
+            self.parses += 1
+        assert self.decoded is not None
+        return self.decoded
 
     def get(self, datagram: bytes) -> Packet | None:
         """The parsed ``datagram`` (without checksum verification); None if malformed."""
@@ -189,7 +206,9 @@ class ReceiverProbe:
     ) -> None:
         self.engine = engine
         self.shared = shared if not engine.config.verify_checksum else None
-        """Where control packets are parsed once for all receivers (None: parse each copy)."""
+        """Where packets are parsed once for all receivers (None: parse each copy)."""
+        if self.shared is not None:
+            engine._decode = self.shared.decode  # data too: decoded once, the payload shared
         self.joined_at = joined_at
         """When the receiver joined: repairs of data sent before are history, not latency."""
         self.history_repairs = 0

@@ -44,7 +44,7 @@ from __future__ import annotations
 import os
 import random
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import count
 
 from ... import wire
@@ -66,7 +66,11 @@ from .nak import NakInput, NakMachine
 from .session import Session
 from .stats import ReceiverStats, SessionInfo
 
-__all__ = ["Receiver"]
+__all__ = ["DecodeData", "Receiver"]
+
+DecodeData = Callable[[bytes, bool], tuple[int, int, int, int, list[wire.Option], bytes]]
+""":func:`pgm.wire.decode_data`'s signature: ``(datagram, verify) -> (type, flags, sqn, trail,
+options, payload)``; what :meth:`Receiver.receive_many` decodes data with."""
 
 _ODATA = wire.TYPE_ODATA
 _RDATA = wire.TYPE_RDATA
@@ -114,6 +118,9 @@ class Receiver:
         self._guard = Guard(self.config, self.rng)  # what is believed of unauthenticated sources
         self._max_window = self.config.max_window_sqns
         self._verify = self.config.verify_checksum
+        # How receive_many decodes ODATA/RDATA: wire.decode_data, or a drop-in that returns
+        # the same tuple (the simulator decodes a multicast once for all its receivers).
+        self._decode: DecodeData = wire.decode_data
         self._dst_ok: object = self.group
         self._dport_b = dport.to_bytes(2, "big")
         self._rate_tick = now + 1.0  # next time to sample the sessions' receive rates
@@ -183,7 +190,7 @@ class Receiver:
         :meth:`_on_data`.  Inline, lookups hoisted, because it runs per packet; rare branches
         (other packets, wrong port, parity, a new session) are calls."""
         self._tick(now)
-        decode = wire.decode_data
+        decode = self._decode
         verify = self._verify
         dport_b = self._dport_b
         sessions_get = self.sessions.get
