@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,12 @@ class _CiSummary:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_CiSummary(), "pgm-ci-summary")
+    # A shell without job control starts background commands (`.ci/run &`, nohup) with SIGINT
+    # ignored, and an ignored signal stays ignored in every child: the tests that stop a
+    # command with Ctrl-C (SIGINT) would then wait for ever.  A handled signal is reset to the
+    # default in children at exec, so handling it here gives them Ctrl-C back.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # Network-namespace test beds (tests/testbed/netbed.py): two hosts over a veth pair, or a source and
