@@ -8,10 +8,11 @@ session)``; :func:`settle` pushes a new entry only when the deadline changed
 (``Session.sched``).  Entries are never removed early: ones of ended sessions, or whose
 deadline moved, are dropped when they reach the top (:func:`next_timer`).
 Expiry (``last_heard + peer_expiry``) has its own heap, re-pushed lazily when the session was
-heard from since.  :func:`handle_timer` runs the NAK state machine's timers
-(:mod:`.nak`, RFC 3208 §6.3), repeats SPMRs (App. C), ends sessions whose FIN stood its
-confirmation time or that fell silent.  About once a second ``_tick`` samples the sessions'
-receive rates.  Plain functions taking the :class:`~.receiver.Receiver`, bound as its methods.
+heard from since (with a single session, only when :func:`handle_timer` meets the entry).
+:func:`handle_timer` runs the NAK state machine's timers (:mod:`.nak`, RFC 3208 §6.3), repeats
+SPMRs (App. C), ends sessions whose FIN stood its confirmation time or that fell silent.  About
+once a second ``_tick`` samples the sessions' receive rates.  Plain functions taking the
+:class:`~.receiver.Receiver`, bound as its methods.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def next_timer(r: Receiver) -> float | None:
         t = d
         break
     e = r._expiry
+    if len(e) == 1 and not e[0][2].ended:
+        # One session (the usual case): its expiry is exact without re-pushing the entry
+        # after every packet; a stale (earlier) entry is re-pushed by handle_timer when met.
+        d = e[0][2].last_heard + r.config.peer_expiry
+        return d if t is None or d < t else t
     while e:
         d, _, s = e[0]
         if s.ended:
