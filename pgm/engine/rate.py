@@ -50,6 +50,23 @@ class TokenBucket:
         self._tokens -= cost
         return True
 
+    def available(self, now: float) -> float:
+        """Refill up to ``now`` and return the tokens in the bucket (negative: in debt).
+
+        The batch form of :meth:`try_consume`: a caller sending a run of packets at one
+        ``now`` lets each go while the running balance is not negative, then pays the run with
+        one :meth:`debit` — exactly what one :meth:`try_consume` per packet would do, since a
+        second refill at the same ``now`` adds nothing."""
+        if now > self._last:
+            t = self._tokens + (now - self._last) * self.rate
+            self._tokens = t if t < self.burst else self.burst
+            self._last = now
+        return self._tokens
+
+    def debit(self, cost: float) -> None:
+        """Take ``cost`` bytes (a run let through after :meth:`available`)."""
+        self._tokens -= cost
+
     def ready_at(self, now: float) -> float:
         """Earliest time a packet may leave (``now`` if one may leave now)."""
         self._refill(now)

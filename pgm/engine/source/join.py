@@ -59,12 +59,8 @@ class LateJoin:
     def step(self, window: TransmitWindow, now: float) -> bool:
         """The trailing edge advanced: recompute OPT_JOIN_MIN; True when it changed."""
         # The window as it will be after the next step: what is offered now must outlast it.
-        trail, lead = window.trail, window.lead
-        horizon = now + self._step - window.window_secs
-        for tx in window.order:
-            if tx.sent_at > horizon:
-                break
-            trail = tx.sqn + 1
+        lead = window.lead
+        trail = window.trail_after(now + self._step - window.window_secs)
         jm = max(trail, lead - int((lead - trail + 1) * self.share))
         offered = self._offered
         changed = jm != self.join_min

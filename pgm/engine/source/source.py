@@ -2,17 +2,21 @@
 
 Theory of operation
 -------------------
-The application hands messages (APDUs) to :meth:`Source.send`.  Each is cut into TSDUs
-(OPT_FRAGMENT when it does not fit one packet), given consecutive sequence numbers — ODATA is
-numbered from 0 like OpenPGM, wrapping mod 2**32 — and queued.  :meth:`Source.datagrams_to_send`
+The application hands messages (APDUs) to :meth:`Source.send` (several at once:
+:meth:`Source.send_many`).  Each is cut into TSDUs (OPT_FRAGMENT when it does not fit one
+packet), given consecutive sequence numbers — ODATA is numbered from 0 like OpenPGM, wrapping
+mod 2**32 — and queued.  :meth:`Source.datagrams_to_send`
 is the scheduler: it releases packets in priority order (RFC 3208 §5.1.1): NCFs at once, then
 the start/close SPM bursts (not rate-limited, as OpenPGM), then, under the token bucket, a due
 SPM, RDATA and ODATA.  Every SPM, ODATA and RDATA carries the current trailing edge.
 
 The work is split by job:
 
-* :mod:`.txw` — the TPDUs and the transmit window, whose trailing edge advances with time in
-  steps of ``window_advance_pct`` of ``window_secs`` (Windows' model);
+* :mod:`.txw` — the TPDUs in a preallocated ring indexed by sequence number (the transmit
+  window and the send queue), whose trailing edge advances with time in steps of
+  ``window_advance_pct`` of ``window_secs`` (Windows' model);
+* :mod:`.transmit` — RDATA, then ODATA in batches (one token-bucket refill and one debit per
+  batch, packets built from the header template straight out of the ring);
 * :mod:`.spm` — when SPMs fall due (start burst, heartbeats after data, ambient, SPMR);
 * :mod:`.repair` — which NAKs are accepted, the NCFs and the RDATA queue;
 * :mod:`.info` — the life-cycle states, the :class:`SourceInfo` snapshot, identity checks;
@@ -36,16 +40,18 @@ from __future__ import annotations
 import os
 import random
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from ... import wire
 from ...wire import NLA, SQN_MASK, TSI, as_nla
 from ..api import Outgoing
 from ..config import SourceConfig
 from ..errors import NotConnected, WouldBlock
-from ..events import Event, RepairSent, SourceClosed
+from ..events import Event, SourceClosed
 from ..rate import RateMeter, TokenBucket
+from . import transmit
 from .budget import SourceBudget
 from .fec import SourceFec
 from .info import SourceInfo, SourceState, info_dict, session_identity
@@ -54,12 +60,11 @@ from .repair import RepairQueue
 from .spm import SpmSchedule
 from .stats import SourceStats
 from .txw import TransmitWindow, TxPacket, fragments
+from .txw import ring_size as _ring_size
 
 __all__ = ["Outgoing", "Source", "SourceInfo", "SourceState", "SourceStats"]
 
 _UPSTREAM = frozenset((wire.TYPE_NAK, wire.TYPE_NNAK, wire.TYPE_SPMR))
-_ODATA = wire.TYPE_ODATA
-_RDATA = wire.TYPE_RDATA
 #: Late join: OPT_JOIN + OPT_SYN, the room it takes from a fragment (RFC 3208 §9.5, §9.6); an
 #: unfragmented message's is ``SourceConfig.max_message_tsdu``.
 _LATE_FRAG_BYTES = len(wire.data_options(fragment=(0, 0, 0), join=0, syn=True)) - len(
@@ -120,14 +125,17 @@ class Source:
         self._data = wire.DataTemplate(sport, dport, self.gsi)
         self._events: deque[Event] = deque()
         initial_sqn &= SQN_MASK
-        self._next_sqn = initial_sqn  # next SQN to assign (unbounded)
+        # The ring holds the window and the send queue (.txw); first sized for full packets.
+        held = (cfg.effective_window_bytes + cfg.send_buffer_bytes) // max(1, self._max_tsdu)
         self._txw = TransmitWindow(
             initial_sqn,
             cfg.effective_window_bytes,
             cfg.window_secs,
             cfg.window_secs * cfg.window_advance_pct / 100.0,
+            _ring_size(held + 64),
         )
-        self._pending: deque[TxPacket] = deque()
+        self._txw.syn_sqn = self._syn_sqn
+        self._last_first = -1  # first SQN of the last message queued (unbounded)
         self._pending_bytes = 0
         self._repairs = RepairQueue(
             tsi=self.tsi,
@@ -165,7 +173,7 @@ class Source:
         self._late_on = self._late.enabled
         self._syn_sqn = initial_sqn if self._late_on else -1
         if self._late_on:
-            self._join = True  # every unfragmented TPDU carries OPT_JOIN (see _with_join)
+            self._join = True  # every unfragmented TPDU carries OPT_JOIN (see _queue)
             self._max_frag = cfg.max_tsdu_fragment - _LATE_FRAG_BYTES
 
     def _setup_fec(self) -> None:
@@ -245,28 +253,77 @@ class Source:
         if self._pending_bytes and self._pending_bytes + n > cfg.send_buffer_bytes:
             raise WouldBlock()
         self._now = now
-        data = bytes(data)
-        first = self._next_sqn
-        if n <= self._max_tsdu:
-            if self._join:
-                self._pending.append(self._with_join(first, data))
-            else:
-                self._pending.append(TxPacket(first, data, None))
-            self._next_sqn = first + 1
-        else:
-            late = self._late.join_min if self._late_on else None
-            frags = fragments(first, data, self._max_frag, late, first == self._syn_sqn)
-            self._pending.extend(frags)
-            self._next_sqn = first + len(frags)
         self._pending_bytes += n
-        return first & SQN_MASK
+        return self._queue(bytes(data), n) & SQN_MASK
 
-    def _with_join(self, sqn: int, data: bytes) -> TxPacket:
-        """An unfragmented TPDU with OPT_JOIN: late join's OPT_JOIN_MIN (and OPT_SYN on the
-        first), or ``options_on_all_data``'s own sequence number."""
-        if self._late_on:
-            return TxPacket(sqn, data, None, self._late.join_min, sqn == self._syn_sqn)
-        return TxPacket(sqn, data, None, sqn)
+    def send_many(self, messages: Sequence[bytes], now: float, start: int = 0) -> int:
+        """Queue ``messages[start:]`` (each keeps its boundary) in one call, at one ``now``,
+        as far as the send buffer takes them; returns the index after the last one taken
+        (``len(messages)``: all).  :attr:`last_sqn` is then the first SQN of that one.
+
+        The same rules as :meth:`send` per message; :class:`WouldBlock` only when not even
+        ``messages[start]`` fits.  A message beyond ``max_apdu`` raises ``ValueError`` when
+        reached (the ones before it stay queued).
+        """
+        if self._state is not _OPEN:
+            raise NotConnected("session closed" if not self._rst else "session aborted")
+        self._now = now
+        cfg = self.config
+        max_apdu, room = cfg.max_apdu, cfg.send_buffer_bytes
+        plain = self._max_tsdu if not self._join else -1
+        w = self._txw
+        psum = wire.partial_sum
+        pb = self._pending_bytes
+        i, end = start, len(messages)
+        try:
+            while i < end:
+                data = messages[i]
+                n = len(data)
+                if n > max_apdu:
+                    raise ValueError(f"message of {n} bytes exceeds max_apdu ({max_apdu})")
+                if pb and pb + n > room:
+                    break
+                data = bytes(data)
+                if n <= plain:  # the common case, inline: one ring slot, no options
+                    t = w.tail
+                    if t - w.trail > w.mask:
+                        w.grow()
+                    j = t & w.mask
+                    w.data[j] = data
+                    w.psum[j] = psum(data)
+                    w.opts[j] = b""
+                    w.repairs[j] = 0
+                    w.tail = t + 1
+                    self._last_first = t
+                else:
+                    self._queue(data, n)
+                pb += n
+                i += 1
+        finally:
+            self._pending_bytes = pb
+        if i == start < end:
+            raise WouldBlock()
+        return i
+
+    @property
+    def last_sqn(self) -> int:
+        """First sequence number (wire, 32-bit) of the last message queued; -1 before any."""
+        return self._last_first & SQN_MASK if self._last_first >= 0 else -1
+
+    def _queue(self, data: bytes, n: int) -> int:
+        """Put one message of ``n`` bytes in the ring (.txw); its first SQN (unbounded)."""
+        w = self._txw
+        if n <= self._max_tsdu:
+            if not self._join:
+                first = w.push(data, wire.partial_sum(data))
+            else:  # late join's OPT_JOIN_MIN (OPT_SYN first), or options_on_all_data's own SQN
+                join = self._late.join_min if self._late_on else w.tail
+                first = w.push_options(data, None, join)
+        else:
+            first = w.tail
+            fragments(w, data, self._max_frag, self._late.join_min if self._late_on else None)
+        self._last_first = first
+        return first
 
     def close(self, now: float, linger: float | None = None) -> None:
         """End the session gracefully: OPT_FIN, then linger answering NAKs (RFC 3208 §5.4).
@@ -281,9 +338,11 @@ class Source:
             self._linger = linger
         self._now = now
         self._state = _CLOSING
-        if self._pending and self.config.fin_on_last_data:
-            self._pending[-1].set_fin()
-        if not self._pending:
+        w = self._txw
+        queued = w.tail > w.lead + 1
+        if queued and self.config.fin_on_last_data:
+            w.set_fin(w.tail - 1)
+        if not queued:
             self._start_linger(now)
 
     def abort(self, now: float) -> None:
@@ -292,7 +351,7 @@ class Source:
             return
         self._now = now
         self._rst = True
-        self._pending.clear()
+        self._txw.drop_queued()
         self._pending_bytes = 0
         self._repairs.abort()
         if self._fec is not None:
@@ -327,13 +386,13 @@ class Source:
         ncf_at = self._budget.ncf_at(self._now)
         if ncf_at is not None and ncf_at < t:
             t = ncf_at
-        pend = self._pending
+        w = self._txw
         fec_owed = self._fec is not None and self._fec.owed
         if (
             spm.due
             or self._repairs.queue
             or fec_owed
-            or (pend and self._txw.has_room(len(pend[0].data)))
+            or (w.tail > w.lead + 1 and w.has_room(w.next_len()))
         ):
             r = self._bucket.ready_at(self._now)
             if r < t:
@@ -357,8 +416,9 @@ class Source:
         """The trailing edge moved: late join recomputes OPT_JOIN_MIN (.join)."""
         if self._late_on and self._late.step(self._txw, now):
             jm = self._late.join_min  # queued data carries the new OPT_JOIN_MIN
-            for tx in self._pending:
-                tx.set_join(jm)
+            w = self._txw
+            for sqn in range(w.lead + 1, w.tail):
+                w.set_join(sqn, jm)
 
     def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
         """Take one PGM packet addressed to this host (NAK, NNAK, SPMR; others are ignored)."""
@@ -400,18 +460,21 @@ class Source:
             self.stats.ncf_packets_sent += len(ncfs)
         fec = self._fec
         if fec is None:
-            if self._send_spms(now, out) and self._send_repairs(now, out) and self._pending:
+            w = self._txw
+            if self._send_spms(now, out) and self._send_repairs(now, out) and w.tail > w.lead + 1:
                 self._send_odata(now, out)
         elif (
             self._send_spms(now, out)
             and self._send_repairs(now, out)
             and fec.send_parity(now, self._txw, out, group)
-            and (self._pending or self._state is not _OPEN)
+            and (self._txw.tail > self._txw.lead + 1 or self._state is not _OPEN)
         ):
             # closing: a short last group still gets its pro-active parity (.fec)
             closing = self._state is not _OPEN and not self._rst
             send = lambda limit: self._send_odata(now, out, limit)  # noqa: E731
-            fec.send_odata(self._pending, send, closing, now, self._txw, out, group)
+            # The queue as a live view of the ring (.txw): [0] is the next ODATA.
+            queued = cast("deque[TxPacket]", self._txw.queued)
+            fec.send_odata(queued, send, closing, now, self._txw, out, group)
         return out
 
     # -- the scheduler -------------------------------------------------------------------------
@@ -447,92 +510,10 @@ class Source:
         self.stats.total_bytes_sent += len(pkt)
         self._meter.add(len(pkt), now)
 
-    def _send_repairs(self, now: float, out: list[Outgoing]) -> bool:
-        """RDATA for the queued repairs (RFC 3208 §5.3); False when the bucket is empty."""
-        queue = self._repairs.queue
-        if not queue:
-            return True
-        st = self.stats
-        txw = self._txw
-        trace = self.config.trace_events
-        pend = self._pending
-        # New data waiting to go keeps its share: repairs then stay within their budget.
-        limited = bool(pend) and txw.has_room(len(pend[0].data))
-        budget = self._budget
-        while queue:
-            sqn = self._repairs.next_repair()  # round-robin over NAKers (.budget)
-            tx = txw.get(sqn)
-            if tx is None:  # the trail passed it while queued
-                del queue[sqn]
-                continue
-            if limited and not budget.repair_ok(now):
-                return True  # on to ODATA (.budget)
-            if not self._bucket.try_consume(tx.size + self._overhead, now):
-                return False
-            budget.repair.try_consume(tx.size + self._overhead, now)
-            del queue[sqn]
-            if self._late_on:
-                tx.set_join(self._late.join_min)
-            pkt = self._data.encode(_RDATA, sqn, txw.trail, tx.data, tx.psum, tx.opts)
-            out.append((pkt, self.group, None))
-            tx.repairs += 1
-            st.repair_packets_sent += 1
-            st.total_bytes_sent += tx.size
-            self._spm.data_sent(now)
-            if trace:
-                self._events.append(RepairSent(self.tsi, sqn & SQN_MASK))
-        return True
-
-    def _send_odata(self, now: float, out: list[Outgoing], limit: int = -1) -> int:
-        """ODATA, the bulk: as much as the window and the bucket allow (at most ``limit``
-        packets when given: FEC sends one transmission group at a time), in a tight loop with
-        the bookkeeping summed up afterwards; returns how many went."""
-        pend = self._pending
-        txw = self._txw
-        packets = txw.packets
-        order = txw.order
-        room = txw.capacity - txw.nbytes
-        encode = self._data.encode
-        consume = self._bucket.try_consume
-        overhead = self._overhead
-        trail = txw.trail
-        group = self.group
-        count = data_bytes = wire_bytes = 0
-        while pend and count != limit:
-            tx = pend[0]
-            n = len(tx.data)
-            if n > room and packets:
-                # Window full: its next step early (.txw), else wait for the clock.
-                room += txw.step_early(now)
-                if n > room:
-                    break
-                trail = txw.trail
-                self._advanced(now)
-            size = tx.size
-            if not consume(size + overhead, now):
-                break
-            pend.popleft()
-            tx.sent_at = now
-            packets[tx.sqn] = tx
-            order.append(tx)
-            room -= n
-            out.append((encode(_ODATA, tx.sqn, trail, tx.data, tx.psum, tx.opts), group, None))
-            count += 1
-            data_bytes += n
-            wire_bytes += size
-        if count:
-            txw.lead = order[-1].sqn
-            txw.added(data_bytes, now)
-            self._pending_bytes -= data_bytes
-            st = self.stats
-            st.odata_packets_sent += count
-            st.data_bytes_sent += data_bytes
-            st.total_bytes_sent += wire_bytes
-            self._meter.add(wire_bytes, now)
-            self._spm.data_sent(now)
-            if self._state is _CLOSING and not pend:
-                self._start_linger(now)
-        return count
+    # RDATA and ODATA, the batched transmit path (.transmit)
+    _send_repairs = transmit.send_repairs
+    _send_odata = transmit.send_odata
+    _odata_run = transmit.odata_run
 
     def _finish(self) -> None:
         self._state = _CLOSED
