@@ -16,7 +16,11 @@ one go, in its own thread.  Meanwhile the reactor thread leaves the socket alone
 due timers, and takes the socket back when no application thread drove it for
 :data:`DRIVE_LEASE` seconds (an application busy elsewhere, or not reading at all).  So a
 reading application receives on one thread, without the GIL passing between two at every
-syscall; only the change of hands costs a wake-up.  ``next_event(0)`` / ``next_events(0)``
+syscall; only the change of hands costs a wake-up.  A drain that reaches the bound
+(:data:`~pgm.net.base.MAX_BATCH` reads: more is waiting, the thread falls behind) hands the
+socket to the reactor thread at once, so that at saturation one thread reads while the other
+works on the previous batch, as two threads always did; the application drives again the next
+time it finds the queue empty.  ``next_event(0)`` / ``next_events(0)``
 never drive (they only take what is queued: safe from ``on_events``).
 
 Back-pressure: when the application has more than ``max_queue_bytes`` of messages, or more than
@@ -39,6 +43,7 @@ from typing import Any, NamedTuple
 from ..driver import EngineDriver
 from ..engine import DataReceived, Event, Receiver, ReceiverConfig, SessionInfo
 from ..interfaces import Interface
+from ..net.base import MAX_BATCH
 from ..net.lossy import LossyTransport
 from ..net.transport import DatagramTransport, open_transport
 from ..wire import NLA, as_nla
@@ -168,6 +173,9 @@ class PgmReceiver(Reactor):
         """The first queued event (``one``) or all of them, waiting up to ``timeout`` for one
         (None: forever) and driving the socket meanwhile when no other thread does; [] on
         timeout or once closed."""
+        with self.lock:
+            if self._queue:
+                return self._pop(one)
         end = None if timeout is None else clock() + timeout
         while True:
             with self.lock:
@@ -190,26 +198,32 @@ class PgmReceiver(Reactor):
             self._drive(wait, wake)
 
     def _drive(self, wait: float, wake: bool) -> None:
-        """Wait (lock not held) up to ``wait`` seconds for the socket, then run the step."""
-        readable: set[int] = set()
+        """Wait (lock not held) up to ``wait`` seconds for the socket, then run the step; a
+        full drain (more may be waiting: this thread falls behind) hands the socket to the
+        reactor thread at once, which then reads while this one works on the batch."""
+        readable = False
         try:
             if wake:
                 self.wake()  # the reactor thread stops selecting on the socket
             fd = self.transport.fileno()
-            if select.select([fd], [], [], wait)[0]:
-                readable.add(fd)
+            readable = bool(select.select([fd], [], [], wait)[0])
         except (OSError, ValueError):
             pass  # closed meanwhile: the step below is skipped
         finally:
             with self.lock:
+                behind = False
                 try:
                     if not self._closed and self.error is None:
                         self.drives += 1
-                        Reactor._step(self, readable, clock())
+                        batch = self.transport.recv_batch() if readable else []
+                        behind = len(batch) >= MAX_BATCH
+                        self.driver.step(clock(), batch)
                 finally:  # still driving during the step: on_events cannot nest one
                     self._driving = False
-                    self._driven_at = clock()
+                    self._driven_at = -DRIVE_LEASE if behind else clock()
                     self.cond.notify_all()
+                if behind:
+                    self.wake()
 
     def _pop(self, one: bool) -> list[Event]:
         """Take (lock held) the first queued event or all; wake the reactor if that ends
@@ -219,12 +233,13 @@ class PgmReceiver(Reactor):
             e = self._queue.popleft()
             if type(e) is DataReceived:
                 self._queued_bytes -= len(e.data)
-            out = [e]
-        else:
-            out = list(self._queue)
-            self._queue.clear()
-            self._queued_bytes = 0
-        if full and not self._full():
+            if full and not self._full():
+                self.wake()
+            return [e]
+        out = list(self._queue)
+        self._queue.clear()
+        self._queued_bytes = 0
+        if full:
             self.wake()
         return out
 

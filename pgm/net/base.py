@@ -25,7 +25,9 @@ from ..interfaces import Interface
 from ..wire import NLA
 
 IPPROTO_PGM = 113
-_MAX_BATCH = 512
+MAX_BATCH = 512
+"""Most reads of one drain (``recv_batch``): a drain this long means more may be waiting."""
+_MAX_BATCH = MAX_BATCH
 _BUF = 8 * 1024 * 1024
 
 # Linux values where the socket module lacks them

@@ -3,15 +3,18 @@
 An application thread waiting in ``next_events`` drains the socket and runs the engine itself
 (it *drives*); the reactor thread takes the socket back when the application stops reading, and
 stops reading it while the application has too much unread (back-pressure, nothing dropped).
-A data packet with a bad PGM checksum is counted and dropped on both transports, raw IPv4
-included.  Sender on host ``a``, receiver on host ``b`` of one veth pair
+A drain that reaches ``MAX_BATCH`` (the application falls behind) hands the socket to the
+reactor thread at once.  A data packet with a bad PGM checksum is counted and dropped on both
+transports, raw IPv4 included.  Sender on host ``a``, receiver on host ``b`` of one veth pair
 (tests/testbed/netbed.py); UDP ports 47300-47399.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -19,6 +22,7 @@ import pytest
 
 from pgm.engine import DataReceived, Event, Source, SourceConfig
 from pgm.io import PgmReceiver, PgmSender
+from pgm.net.base import MAX_BATCH
 from pgm.wire import TYPE_ODATA
 from tests.testbed.netbed import GROUP4, NetBed
 
@@ -171,3 +175,53 @@ def test_a_bad_checksum_is_counted_and_dropped(bed: NetBed, transport: str) -> N
     finally:
         sock.close()
         rx.close()
+
+
+class _Burst:
+    """A stand-in transport: always readable, every drain full (``MAX_BATCH`` junk datagrams),
+    recording which thread drained it."""
+
+    kind = "udp"
+    buffer_warning = None
+    tx_errors = 0
+
+    def __init__(self) -> None:
+        self._r, self._w = socket.socketpair()
+        self._w.send(b"x")  # readable until closed
+        self.threads: list[str] = []
+
+    def fileno(self) -> int:
+        return self._r.fileno()
+
+    def recv_batch(self) -> list[tuple[bytes, object, None]]:
+        self.threads.append(threading.current_thread().name)
+        return [(b"junk", ipaddress.ip_address("10.9.9.9"), None)] * MAX_BATCH
+
+    def send_all(self, datagrams: object) -> None:
+        pass
+
+    def close(self) -> None:
+        self._r.close()
+        self._w.close()
+
+
+def test_a_full_drain_hands_the_socket_to_the_reactor(bed: NetBed) -> None:
+    port = next(_ports)
+    rx = bed.b.call(lambda: PgmReceiver(GROUP4, port, ifaces=bed.b.ifname, transport="udp"))
+    real = rx.transport
+    burst = _Burst()
+    with rx.lock:
+        rx.transport = burst
+    try:
+        me = threading.current_thread().name
+        end = time.monotonic() + 30
+        while "pgm-receiver" not in burst.threads and time.monotonic() < end:
+            assert rx.next_events(0.5) == []  # junk only: this thread drives full drains ...
+        assert me in burst.threads
+        # ... and the reactor thread reads between them, while this one is still waiting
+        # (without the hand-over it would stay away while this thread drives)
+        assert me in burst.threads[burst.threads.index("pgm-receiver") :]
+        assert rx.stats()["receiver"]["malformed_packets"] >= MAX_BATCH
+    finally:
+        rx.close()
+        real.close()
