@@ -51,11 +51,13 @@ __all__ = [
     "PcapWriter",
     "PgmMeta",
     "extract_pgm",
+    "gso_payloads",
     "inet_checksum",
     "ipv4_packet",
     "ipv6_packet",
     "pgm_ip_packet",
     "read_pcap",
+    "split_gso",
     "udp_datagram",
 ]
 
@@ -494,3 +496,56 @@ def extract_pgm(
         "truncated": truncated,
     }
     return body, meta
+
+
+# -- UDP GSO buffers -------------------------------------------------------------------------
+
+
+def gso_payloads(payload: bytes) -> list[bytes]:
+    """The PGM packets of one captured UDP payload.
+
+    A source sending with UDP GSO (``UDP_SEGMENT``, docs/transports.md) hands the kernel a run
+    of same-size data packets as one buffer; on a veth or loopback a capture sees that buffer
+    before it is cut into datagrams, so its payload holds several PGM packets: all as long as
+    the first, the last maybe shorter.  The first one's length comes from its own header
+    (RFC 3208 §8: 24 bytes of ODATA/RDATA header, OPT_LENGTH's total when options are present,
+    the TSDU length).  Anything else is returned whole.
+    """
+    n = len(payload)
+    if n < 24 or payload[4] & 0x0F not in (0x04, 0x05):
+        return [payload]
+    size = 24 + (payload[14] << 8 | payload[15])
+    if payload[5] & 0x01:  # OPT_PRESENT: OPT_LENGTH follows the header
+        size += payload[26] << 8 | payload[27] if n >= 28 else 0
+    if size >= n or size <= 24:
+        return [payload]
+    return [payload[i : i + size] for i in range(0, n, size)]
+
+
+def split_gso(
+    record: PcapRecord, udp_ports: Collection[int] = DEFAULT_UDP_ENCAP_PORTS
+) -> list[PcapRecord]:
+    """``record`` as the datagrams the receivers get: a captured UDP GSO buffer of PGM data
+    (:func:`gso_payloads`) becomes one record per datagram, each with its own IP and UDP
+    header; every other record is returned alone.  Only bare IP records (``LINKTYPE_RAW``,
+    ``LINKTYPE_IPV4``, ``LINKTYPE_IPV6``) are cut: a link-layer frame is kept as captured."""
+    if record.linktype not in (LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6):
+        return [record]
+    found = extract_pgm(record, udp_ports)
+    if found is None:
+        return [record]
+    body, meta = found
+    if meta["transport"] != "udp" or meta["truncated"]:
+        return [record]
+    parts = gso_payloads(body)
+    if len(parts) == 1:
+        return [record]
+    ports = (int(meta["sport"] or 0), int(meta["dport"] or 0))
+    return [
+        PcapRecord(
+            record.ts,
+            record.linktype,
+            pgm_ip_packet(meta["src"], meta["dst"], p, udp_ports=ports, ttl=meta["ttl"]),
+        )
+        for p in parts
+    ]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from ..pcap import DEFAULT_UDP_ENCAP_PORTS, PcapRecord, PcapWriter, read_pcap
+from ..pcap import DEFAULT_UDP_ENCAP_PORTS, PcapRecord, PcapWriter, read_pcap, split_gso
 from .args import arg, group, int_range, number, port
 from .dump_decode import TYPE_NAMES, Decoded, decode, format_line, parse_tsi, to_json
 from .dump_tally import DumpTally
@@ -251,18 +251,19 @@ def _pump(
     """Decode, filter and show records until the source ends or ``--count`` is reached."""
     shown = 0
     try:
-        for rec in source:
-            d = decode(rec, udp_ports, verify=not args.no_verify)
-            if d is None:
-                out.tally.not_pgm += 1
-                continue
-            if not filters.match(d):
-                out.tally.filtered += 1
-                continue
-            out.show(rec, d)
-            shown += 1
-            if args.count is not None and shown >= args.count:
-                break
+        for captured in source:
+            for rec in split_gso(captured, udp_ports):  # a GSO buffer: its datagrams
+                d = decode(rec, udp_ports, verify=not args.no_verify)
+                if d is None:
+                    out.tally.not_pgm += 1
+                    continue
+                if not filters.match(d):
+                    out.tally.filtered += 1
+                    continue
+                out.show(rec, d)
+                shown += 1
+                if args.count is not None and shown >= args.count:
+                    return EXIT_OK
     except ValueError as exc:  # read_pcap: not a pcap file, or one cut off inside a record
         err(_CMD, f"{args.read}: {exc}")
         return EXIT_ERROR

@@ -137,6 +137,27 @@ def test_summary_counts_match_an_independent_count(capsys: pytest.CaptureFixture
     assert s["nak_sqns"] == s["ncf_sqns"] == 9  # 11, 23, 24-28 (in a list), 25-28 again
 
 
+def test_a_udp_gso_buffer_is_shown_and_written_as_its_datagrams(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A veth capture sees a UDP GSO send (docs/transports.md) before it is cut into datagrams:
+    # one UDP payload holding 3 ODATA of 1000 bytes and a shorter last one.
+    parts = [odata(i, 0, bytes([i]) * (1000 if i < 3 else 10)).encode() for i in range(4)]
+    buffer = pgm_ip_packet(SRC, GROUP, b"".join(parts), udp_ports=(3056, 3056))
+    with PcapWriter(tmp_path / "gso.pcap") as w:
+        w.write(buffer, ts=1_000_000.0)
+        w.write(pgm_ip_packet(SRC, GROUP, parts[0]), ts=1_000_000.1)  # raw IP: left alone
+    out = tmp_path / "split.pcap"
+    rc, lines, err = dump(["-r", str(tmp_path / "gso.pcap"), "-w", str(out)], capsys)
+    assert rc == 0, err
+    assert len(lines) == 5 and all(" ODATA " in x and "MALFORMED" not in x for x in lines)
+    assert [" udp:3056>3056 " in x for x in lines] == [True] * 4 + [False]
+    assert [x.split("sqn=")[1].split()[0] for x in lines] == ["0", "1", "2", "3", "0"]
+    written = [extract_pgm(r, {3056}) for r in read_pcap(out)]
+    assert [w[0] for w in written if w] == [*parts, parts[0]]
+    assert [w[1]["transport"] for w in written if w] == ["udp"] * 4 + ["ip"]
+
+
 # -- filters and output ------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ end of a transfer.  Two things make this capture provably complete instead:
 
 * ``--immediate-mode -U``: every packet is handed over and written as it arrives (no ring
   blocks waiting for a timeout), with a large kernel buffer (``-B``) for bursts, and whole
-  frames (a UDP GSO batch is captured before segmentation: :func:`gso_segments` cuts it).
+  frames (a UDP GSO batch is captured before segmentation: :func:`pgm.pcap.gso_payloads` cuts it).
 * **Probes.**  Before the transfer, and again after it, the capture host multicasts a UDP
   datagram with a random token to :data:`PROBE_GROUP`:\\ :data:`PROBE_PORT` (TTL 1, no loopback,
   out of its veth; no host joins that group, so nothing receives it).  The filter takes these
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pgm import wire
-from pgm.pcap import extract_pgm, read_pcap
+from pgm.pcap import extract_pgm, gso_payloads, read_pcap
 
 if TYPE_CHECKING:
     from tests.interop.harness import Proc
@@ -47,26 +47,6 @@ if TYPE_CHECKING:
 PROBE_GROUP = "239.255.113.9"
 PROBE_PORT = 9  # discard: never a PGM port in these tests
 CAPTURE_TOOL = "tcpdump"
-
-
-def gso_segments(payload: bytes) -> list[bytes]:
-    """The PGM packets of one captured UDP payload.
-
-    A source sending with UDP GSO (``UDP_SEGMENT``, pgm/net/udp.py) hands the kernel a run of
-    same-size data packets as one buffer; on a veth the capture sees that buffer before it is
-    cut into datagrams, so its payload holds several PGM packets: all as long as the first, the
-    last maybe shorter.  The first one's length comes from its own header (RFC 3208 §8: 24
-    bytes of ODATA/RDATA header, OPT_LENGTH's total when options are present, the TSDU length).
-    """
-    n = len(payload)
-    if n < 24 or payload[4] & 0x0F not in (0x04, 0x05):
-        return [payload]
-    size = 24 + (payload[14] << 8 | payload[15])
-    if payload[5] & 0x01:  # OPT_PRESENT: OPT_LENGTH follows the header
-        size += payload[26] << 8 | payload[27] if n >= 28 else 0
-    if size >= n or size <= 24:
-        return [payload]
-    return [payload[i : i + size] for i in range(0, n, size)]
 
 
 class CaptureError(AssertionError):
@@ -285,7 +265,7 @@ class Capture:
             if meta["truncated"]:
                 bad.append(f"{meta['src']}->{meta['dst']}: truncated by the capture")
                 continue
-            segments = gso_segments(body) if meta["transport"] == "udp" else [body]
+            segments = gso_payloads(body) if meta["transport"] == "udp" else [body]
             for seg in segments:
                 try:
                     pkt = wire.parse(seg, verify=True)
