@@ -6,10 +6,12 @@
 
 Each point runs one scenario — one source, N receivers, ``--packets`` messages of 1000 bytes,
 independent ``--loss`` per receiver, ``--delay`` one way — on the real engines through
-:func:`pgm.sim.experiment.run`, the code behind ``pgm sim``.  It reports wall seconds, network
-events (deliveries, timers, pokes) per second, deliveries per receiver and packet, and the time
-per receiver-packet: with no implosion that last figure stays flat as N grows (the fan-out is
-linear); NCFs multicast for every NAK make it grow with the NAKs that reach the source.
+:func:`pgm.sim.experiment.run`, the code behind ``pgm sim``.  It reports wall and CPU seconds
+(and the CPU time against the previous group size: how run time grows with receivers),
+network events (deliveries, timers, pokes) per second, deliveries per receiver and packet, and
+the time per receiver-packet: with no implosion that last figure stays flat as N grows (the
+fan-out is linear); NCFs multicast for every NAK make it grow with the NAKs that reach the
+source.  The load average is printed too: on a shared machine, compare runs made together.
 Figures depend on the machine and its load (docs/performance.md, docs/sim.md).
 """
 
@@ -20,6 +22,7 @@ import json
 import os
 import platform
 import sys
+import time
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -40,15 +43,19 @@ def point(receivers: int, packets: int, loss: float, delay: float) -> dict[str, 
             "receivers": {"count": receivers, "link": {"loss": loss, "delay": delay}},
         }
     )
+    cpu = time.process_time()
     s = experiment.run(sc).summary
+    cpu = time.process_time() - cpu
     wall = s["wall_seconds"]
     return {
         "receivers": receivers,
         "packets": packets,
         "loss": loss,
         "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
         "events": s["events"],
         "events_per_s": round(s["events"] / wall),
+        "events_per_cpu_s": round(s["events"] / cpu) if cpu > 0 else None,
         "deliveries_per_rx_packet": round(s["deliveries"] / (receivers * packets), 2),
         "us_per_rx_packet": round(wall / (receivers * packets) * 1e6, 2),
         "naks_at_source": s["naks_at_source"],
@@ -66,20 +73,37 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     sizes = [int(x) for x in a.receivers.split(",")]
-    rows = []
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    if not a.json:
+        print(
+            f"pgm sim benchmark: {a.packets} packets x 1000 bytes, {a.loss:.0%} loss, "
+            f"{a.delay * 1000:g} ms delay; Python {platform.python_version()}, "
+            f"{os.cpu_count()} CPUs, load average {load:.2f}",
+            flush=True,
+        )
+    rows: list[dict[str, Any]] = []
     for n in sizes:
         rows.append(point(n, a.packets, a.loss, a.delay))
+        r = rows[-1]
+        prev = rows[-2] if len(rows) > 1 else None
+        r["cpu_vs_previous"] = round(r["cpu_s"] / prev["cpu_s"], 2) if prev else None
         if not a.json:
-            r = rows[-1]
+            growth = f"x{r['cpu_vs_previous']:<6}" if prev else " " * 7
             print(
-                f"{n:>6} receivers: {r['wall_s']:8.2f} s wall  {r['events_per_s']:>8} events/s  "
-                f"{r['us_per_rx_packet']:7.2f} us/receiver-packet  "
+                f"{n:>6} receivers: {r['wall_s']:8.2f} s wall {r['cpu_s']:8.2f} s CPU {growth} "
+                f"{r['events']:>9} events {r['events_per_s']:>8} events/s  "
+                f"{r['us_per_rx_packet']:6.2f} us/receiver-packet  "
                 f"{r['deliveries_per_rx_packet']:5.2f} deliveries/receiver-packet  "
                 f"{r['naks_at_source']} NAKs at source  {r['complete']}/{n} complete",
                 flush=True,
             )
     if a.json:
-        meta = {"python": platform.python_version(), "machine": platform.machine()}
+        meta = {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "load_average": load,
+        }
         print(json.dumps({"meta": meta, "points": rows}, indent=2))
 
 
