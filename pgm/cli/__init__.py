@@ -69,7 +69,7 @@ from .args import (
     rate_bps_from_kbits,
     window_secs_from_ms,
 )
-from .parser import build_parser, parse_args
+from .parser import build_parser, command_in, parse_args
 from .report import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -115,7 +115,7 @@ __all__ = [
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pgm`` console script."""
-    parser = build_parser()
+    parser = build_parser(command_in(argv))  # only the command's module is imported
     args = parse_args(argv, parser)
     func = getattr(args, "func", None)
     if func is None:

@@ -6,24 +6,47 @@ own subparser and sets ``func`` to its ``run(args) -> exit status``; the argumen
 :mod:`pgm.cli.args`, so a bad value is an argparse error (exit status 2) before any command
 runs.  :func:`parse_args` adds the one thing argparse cannot do: ``send``'s optional FILE after
 the options.
+
+Start-up: a command's module (and what it imports: the simulator for ``sim``, capture code
+for ``dump``, ...) is imported only when that command runs — :func:`build_parser` with the
+``command`` that :func:`command_in` finds on the command line adds that command's subparser
+alone; without one (``pgm -h``, docs, tests) it adds them all.  ``pgm send`` therefore pays
+for ``send`` and nothing else before its first packet.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from importlib import import_module
+from typing import Any
 
 from .. import __version__
-from . import decode, demo, doctor, dump, ifaces, recv, send, sim
 from .args import apply_endpoint, arg, endpoint, port
 
-__all__ = ["build_parser", "parse_args"]
+__all__ = ["COMMANDS", "build_parser", "command_in", "parse_args"]
+
+COMMANDS = ("decode", "send", "recv", "demo", "dump", "sim", "ifaces", "doctor")
+"""The subcommands, in the order ``pgm -h`` lists them; each is the module ``pgm.cli.<name>``."""
 
 _VERBOSE = "log what the library does on stderr (-v: sessions and warnings, -vv: debug)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for documentation and tests)."""
+def command_in(argv: Sequence[str] | None = None) -> str | None:
+    """The subcommand named on the command line (``argv``, default ``sys.argv[1:]``), or None
+    (none, or not one of :data:`COMMANDS`: the full parser then says what is wrong)."""
+    for a in sys.argv[1:] if argv is None else argv:
+        if a in COMMANDS:
+            return a
+        if not a.startswith("-"):
+            return None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests): every subcommand, or only
+    ``command``'s (the others' modules are then never imported)."""
     p = argparse.ArgumentParser(
         prog="pgm",
         description="Pure-Python PGM (RFC 3208) reliable multicast.",
@@ -32,22 +55,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"pgm {__version__}")
     sub = p.add_subparsers(dest="command")
-    decode.add_parser(sub)
     group_t = arg(endpoint, "group")  # a group, or an OpenPGM / ZeroMQ endpoint spelling
     port_t = arg(port, "port")
-    send.add_parser(sub, group_t, port_t)
-    recv.add_parser(sub, group_t, port_t)
-    demo.add_parser(sub, port_t)
-    dump.add_parser(sub)
-    sim.add_parser(sub)
-    ifaces.add_parser(sub)
-    doctor.add_parser(sub)
+    for name in COMMANDS if command not in COMMANDS else (command,):
+        _add_command(name, sub, group_t, port_t)
     p.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE)
     for cmd in sub.choices.values():  # also after the command: pgm recv ... -v
         cmd.add_argument(
             "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=_VERBOSE
         )
     return p
+
+
+def _add_command(
+    name: str, sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], Any]
+) -> None:
+    """Import ``pgm.cli.<name>`` and let it add its subparser."""
+    mod = import_module(f"{__package__}.{name}")
+    if name in ("send", "recv"):
+        mod.add_parser(sub, group_t, port_t)
+    elif name == "demo":
+        mod.add_parser(sub, port_t)
+    else:
+        mod.add_parser(sub)
 
 
 def parse_args(
@@ -58,7 +88,7 @@ def parse_args(
     argparse does not assign an optional positional that follows options (``pgm send GROUP
     --port P FILE``, bpo-14191), so ``send``'s FILE is taken from what is left over.
     """
-    parser = parser or build_parser()
+    parser = parser or build_parser(command_in(argv))
     args, extra = parser.parse_known_args(argv)
     if (
         extra

@@ -83,7 +83,7 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
     )
     s.add_argument(
         "--rate",
-        type=arg(number(0, lo_open=True), "rate"),
+        type=arg(number(0.001), "rate"),  # 1 bit/s at least (SourceConfig.rate_bps >= 1)
         metavar="KBITS",
         help="send rate in kbit/s, IP/UDP headers included (default: 10000)",
     )
@@ -316,7 +316,7 @@ class _Transfer:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``pgm send``; the exit status."""
-    from .. import io
+    from ..io import sender as io  # not `from .. import io`: pgm.__getattr__ would load pgm.rm
 
     plan = setup("send", _plan, args)
     if isinstance(plan, int):

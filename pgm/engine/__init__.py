@@ -6,6 +6,9 @@ No sockets, clocks or global randomness: time comes in as ``now`` arguments, pac
 raw IP, UDP encapsulation and the in-memory simulator (:mod:`pgm.sim`).
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .api import Engine, Outgoing
 from .config import ReceiverConfig, SourceConfig
 from .errors import ConfigError, NotConnected, WouldBlock
@@ -24,16 +27,33 @@ from .events import (
     UnrecoverableLoss,
 )
 from .rate import TokenBucket
-from .receiver import (
-    NAK_TRANSITIONS,
-    NakState,
-    Receiver,
-    ReceiverStats,
-    Session,
-    SessionInfo,
-    SessionStats,
-)
 from .source import Source, SourceInfo, SourceState, SourceStats
+
+if TYPE_CHECKING:  # loaded on first use (__getattr__): a sender never needs the receiver
+    from .receiver import (
+        NAK_TRANSITIONS,
+        NakState,
+        Receiver,
+        ReceiverStats,
+        Session,
+        SessionInfo,
+        SessionStats,
+    )
+
+_RECEIVER_NAMES = frozenset(
+    ("NAK_TRANSITIONS", "NakState", "Receiver", "ReceiverStats", "Session", "SessionInfo",
+     "SessionStats")
+)  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """The receiver's names, imported on first use (``pgm send`` starts faster without)."""
+    if name in _RECEIVER_NAMES:
+        value = getattr(import_module(f"{__name__}.receiver"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "NAK_TRANSITIONS",

@@ -42,7 +42,7 @@ import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ... import wire
 from ...wire import NLA, SQN_MASK, TSI, as_nla
@@ -53,7 +53,6 @@ from ..events import Event, SourceClosed
 from ..rate import RateMeter, TokenBucket
 from . import transmit
 from .budget import SourceBudget
-from .fec import SourceFec
 from .info import SourceInfo, SourceState, info_dict, session_identity
 from .join import LateJoin
 from .repair import RepairQueue
@@ -61,6 +60,9 @@ from .spm import SpmSchedule
 from .stats import SourceStats
 from .txw import TransmitWindow, TxPacket, fragments
 from .txw import ring_size as _ring_size
+
+if TYPE_CHECKING:  # imported when a session uses FEC (its Reed-Solomon code is not small)
+    from .fec import SourceFec
 
 __all__ = ["Outgoing", "Source", "SourceInfo", "SourceState", "SourceStats"]
 
@@ -182,6 +184,8 @@ class Source:
         self._fec: SourceFec | None = None
         self._spm_fixed: tuple[wire.Option, ...] = ()
         if cfg.fec:
+            from .fec import SourceFec
+
             fec = SourceFec(cfg, self._data, self.stats, self._bucket.try_consume,
                             self._events if cfg.trace_events else None, self.tsi)  # fmt: skip
             self._fec = fec
