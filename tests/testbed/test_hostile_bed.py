@@ -117,7 +117,10 @@ def test_peer_nak_suppression_is_bounded(bed: NetBed, tmp_path: Path) -> None:
     report: dict[str, Any] = json.loads(so.strip().splitlines()[-1])
     assert report["reason"] == "fin" and report["session"]["lost_sqns"] == 0, report
     assert out.read_bytes() == data
-    assert report["session"]["peer_naks_ignored"] > 0, report["session"]
+    # The attack was heard; whether a peer NAK met one of our pending NAKs often enough to
+    # reach the cap (peer_naks_ignored) depends on timing here, so that bound itself is
+    # checked on virtual time (tests/engine/test_hostile_receiver.py).
+    assert report["session"]["peer_naks_received"] > 0, report["session"]
 
 
 def test_pgm_recv_replaces_a_reset_forged_first_session(bed: NetBed, tmp_path: Path) -> None:

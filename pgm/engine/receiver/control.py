@@ -217,6 +217,7 @@ def on_ncf(r: Receiver, s: Session, ncf: wire.NCF, now: float) -> None:
 
 
 def on_peer_nak(r: Receiver, s: Session, nak_pkt: wire.NAK, now: float) -> None:
+    s.stats.peer_naks_received += 1
     if nak_pkt.parity or not s.started:
         return
     ok = r._guard.peer_nak_ok  # suppression is bounded (.guard)

@@ -90,6 +90,8 @@ class SessionStats:
     """FINs not believed: below the known leading edge, or contradicted by the source."""
     path_nla_changes_damped: int = 0
     """SPMs naming a new path NLA not (yet) adopted (RFC 3208 §10)."""
+    peer_naks_received: int = 0
+    """Other receivers' NAK packets for this session heard on the group (RFC 3208 §9.3)."""
     peer_naks_ignored: int = 0
     """Other receivers' NAKs that no longer suppress ours (suppression is bounded)."""
     bad_fragments: int = 0
