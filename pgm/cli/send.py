@@ -316,7 +316,7 @@ class _Transfer:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``pgm send``; the exit status."""
-    from ..io import sender as io  # not `from .. import io`: pgm.__getattr__ would load pgm.rm
+    from ..io import PgmSender  # not `from .. import io`: pgm.__getattr__ would load pgm.rm
 
     plan = setup("send", _plan, args)
     if isinstance(plan, int):
@@ -325,7 +325,7 @@ def run(args: argparse.Namespace) -> int:
         "send",
         args.transport,
         plan.iface.name,
-        lambda: io.PgmSender(
+        lambda: PgmSender(
             args.group,
             args.port,
             iface=plan.iface,

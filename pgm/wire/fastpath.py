@@ -169,6 +169,15 @@ class DataTemplate:
             + (g[4] << 8 | g[5])
         )
 
+    def header_sum(self, type_: int, flags: int, trail: int) -> int:
+        """The part of a data packet's checksum that a run of packets with one type, flags
+        and trailing edge share (ports, GSI, type/flags, TXW_TRAIL), for callers that build a
+        run of packets in one loop: add the TSDU length, the SQN's two halves and the payload
+        sum, reduce ``% 0xFFFF`` and pack with :data:`~pgm.wire.header.DATA_FIXED` as
+        :meth:`encode` does."""
+        trail &= _SQN_MASK
+        return self._hsum + (type_ << 8 | flags) + (trail >> 16) + (trail & 0xFFFF)
+
     def encode(
         self,
         type_: int,

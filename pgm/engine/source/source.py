@@ -258,7 +258,11 @@ class Source:
             raise WouldBlock()
         self._now = now
         self._pending_bytes += n
-        return self._queue(bytes(data), n) & SQN_MASK
+        data = bytes(data)
+        if n <= self._max_tsdu and not self._join:  # the common case: one slot, no options
+            self._last_first = first = self._txw.push(data, wire.partial_sum(data))
+            return first & SQN_MASK
+        return self._queue(data, n) & SQN_MASK
 
     def send_many(self, messages: Sequence[bytes], now: float, start: int = 0) -> int:
         """Queue ``messages[start:]`` (each keeps its boundary) in one call, at one ``now``,

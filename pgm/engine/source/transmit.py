@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from ... import wire
 from ...wire import SQN_MASK
+from ...wire.header import DATA_FIXED
 from ..api import Outgoing
 from ..events import RepairSent
 from .info import SourceState
@@ -37,6 +38,8 @@ __all__ = ["odata_run", "send_odata", "send_repairs"]
 _ODATA = wire.TYPE_ODATA
 _RDATA = wire.TYPE_RDATA
 _HDR = wire.DATA_HEADER_SIZE
+_PRESENT = wire.FLAG_PRESENT
+_PACK = DATA_FIXED.pack
 _CLOSING = SourceState.CLOSING
 
 
@@ -117,9 +120,14 @@ def odata_run(
     room = w.capacity - w.nbytes
     empty = w.lead < w.trail  # an empty window takes a first packet of any size
     mask, datas, psums, optss, sent = w.mask, w.data, w.psum, w.opts, w.sent
-    encode = src._data.encode
+    # The header template's shared sums: per packet only length, SQN and payload sum are added.
+    tpl = src._data
+    pack = _PACK
+    sport, dport, gsi = tpl.source_port, tpl.destination_port, tpl.gsi
+    trail = w.trail & SQN_MASK
+    base = tpl.header_sum(_ODATA, 0, trail)
+    base_opt = tpl.header_sum(_ODATA, _PRESENT, trail)
     cost = _HDR + src._overhead
-    trail = w.trail
     group = src.group
     append = out.append
     full = False
@@ -138,7 +146,16 @@ def odata_run(
         tokens -= cost + len(opts) + n
         room -= n
         sent[j] = now
-        append((encode(_ODATA, t, trail, data, psums[j], opts), group, None))
+        sqn = t & SQN_MASK
+        if opts:  # as DataTemplate.encode (RFC 3208 §8: a computed 0 goes out as 0xFFFF)
+            c = (base_opt + n + (sqn >> 16) + (sqn & 0xFFFF) + psums[j]) % 0xFFFF
+            hdr = pack(sport, dport, _ODATA, _PRESENT, 0xFFFF - c if c else 0xFFFF, gsi, n,
+                       sqn, trail)  # fmt: skip
+            append((hdr + opts + data, group, None))
+        else:
+            c = (base + n + (sqn >> 16) + (sqn & 0xFFFF) + psums[j]) % 0xFFFF
+            hdr = pack(sport, dport, _ODATA, 0, 0xFFFF - c if c else 0xFFFF, gsi, n, sqn, trail)
+            append((hdr + data, group, None))
         data_bytes += n
         opt_bytes += len(opts)
         t += 1
