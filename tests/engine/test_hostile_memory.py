@@ -70,6 +70,18 @@ def test_a_global_budget_across_sessions() -> None:
     assert sum(s.stats.memory_drops for s in r.sessions.values()) > 0
 
 
+def test_sessions_arriving_one_by_one_stay_within_twice_the_budget() -> None:
+    # Each new session fills what its (ever smaller) fair share allows before the next comes:
+    # without the ceiling the shares add up harmonically (~3.6x the budget here).
+    r = _rx(max_buffer_bytes=MIB, max_total_bytes=MIB)
+    for i in range(200):
+        f = _start(r, i.to_bytes(6, "big"), 6000)
+        for q in range(1, 60):
+            r.receive(f.odata(q, b"m" * 1000), SRC, 0.001, GRP)
+        assert r.held_bytes() <= 2 * MIB
+    assert sum(s.stats.memory_drops for s in r.sessions.values()) > 0
+
+
 def test_many_short_sessions_keep_only_a_summary() -> None:
     r = _rx()
     t = 0.0

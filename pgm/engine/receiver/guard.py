@@ -40,7 +40,8 @@ to declare loss.  Per session a :class:`SessionGuard` keeps what that takes:
 * **Memory** (:meth:`Guard.room`): held packets count ``HELD_PACKET_OVERHEAD`` besides their
   payload and NAK records ``NAK_RECORD_OVERHEAD``; per session ``max_buffer_bytes`` (the
   message at the head of delivery may use ``max_apdu`` more), for all sessions together
-  ``max_total_bytes``, beyond which only sessions under their fair share may grow.
+  ``max_total_bytes``, beyond which only sessions under their fair share may grow, up to twice
+  the budget at most.
   Fragments are checked on arrival (:meth:`Guard.fragment_ok`).
 """
 
@@ -376,7 +377,12 @@ class Guard:
         self._total += need
         if self._total > cfg.max_total_bytes:
             self._total = sum(session_bytes(x) for x in sessions.values()) + need
-            if self._total > cfg.max_total_bytes and mine > cfg.max_total_bytes // len(sessions):
+            # Over the budget only a session under its fair share may grow, and never past
+            # twice the budget: fair shares shrink as sessions arrive, so without the ceiling
+            # sessions admitted at ever smaller shares would add up (harmonically) beyond it.
+            if self._total > cfg.max_total_bytes and (
+                mine > cfg.max_total_bytes // len(sessions) or self._total > 2 * cfg.max_total_bytes
+            ):
                 s.stats.memory_drops += 1
                 return False
         return True
