@@ -317,30 +317,29 @@ class _Receive:
 
         rx = self.rx
         while True:
-            e = rx.next_event(0)
-            if e is None:
-                self.out.flush()
+            batch = rx.next_events(0)  # what is queued: one lock round-trip per batch
+            if not batch:
+                self.out.flush()  # one writev for everything the last batches delivered
                 now = _clock()
                 if self.follow.tsi is None and wait_until is not None:
                     if now >= wait_until:
                         self.end, self.status = "no-session", EXIT_NO_SESSION
                         return
-                    e = rx.next_event(min(0.5, wait_until - now))
+                    batch = rx.next_events(min(0.5, wait_until - now))
                 else:
-                    e = rx.next_event(0.5)
-                if e is None:
-                    continue
-            if (
-                type(e) is SessionStarted
-                and self.follow.tsi is not None
-                and e.tsi != self.follow.tsi
-            ):
-                self.progress.message(  # say what happened (docs/security.md)
-                    f"pgm recv: also heard session {e.tsi} from {e.source}, kept in reserve "
-                    f"(following {self.follow.tsi}; --source / --tsi choose)"
-                )
-            if self._take(self.follow.feed(e)):
-                return
+                    batch = rx.next_events(0.5)
+            for e in batch:
+                if (
+                    type(e) is SessionStarted
+                    and self.follow.tsi is not None
+                    and e.tsi != self.follow.tsi
+                ):
+                    self.progress.message(  # say what happened (docs/security.md)
+                        f"pgm recv: also heard session {e.tsi} from {e.source}, kept in "
+                        f"reserve (following {self.follow.tsi}; --source / --tsi choose)"
+                    )
+                if self._take(self.follow.feed(e)):
+                    return
 
     def run(self, wait_until: float | None) -> None:
         """Receive until the session ends, the wait for one runs out, or something fails."""

@@ -475,6 +475,14 @@ class FakeReceiver:
         time.sleep(min(timeout or 0.0, 0.01))
         return None
 
+    def next_events(self, timeout: float | None = None) -> list[Event]:
+        """Two scripted events at a time: batches, as PgmReceiver.next_events gives them."""
+        got = self.events[:2]
+        del self.events[:2]
+        if not got:
+            time.sleep(min(timeout or 0.0, 0.01))
+        return got
+
     def stats(self) -> dict[str, Any]:
         return {
             "receiver": {"sessions_started": 1},
