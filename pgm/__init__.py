@@ -10,7 +10,9 @@ constant, structure and error of :mod:`pgm.rm` (``pgm.RM_RATE_WINDOW_SIZE``,
 ``pgm.RM_SEND_WINDOW``, ``pgm.RMError``, ...).  See docs/windows-porting.md.
 """
 
+import sys
 from importlib import import_module
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -31,9 +33,15 @@ def __getattr__(name: str) -> Any:
     if name in _SOCKET_NAMES:
         return getattr(import_module("pgm.rm.sock"), name)
     if not name.startswith("_") and name not in ("rm", "rmsocket"):
+        if "pgm.rm" not in sys.modules and find_spec(f"{__name__}.{name}") is not None:
+            # a subpackage not imported yet (`from pgm import io`): the import system loads
+            # it after this AttributeError, without pgm.rm
+            raise AttributeError(f"module 'pgm' has no attribute {name!r}")
         rm = import_module("pgm.rm")
         if name in rm.__all__:
-            return getattr(rm, name)
+            value = getattr(rm, name)
+            globals()[name] = value  # found once: later look-ups skip this function
+            return value
     raise AttributeError(f"module 'pgm' has no attribute {name!r}")
 
 
