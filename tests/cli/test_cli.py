@@ -365,6 +365,10 @@ class FakeSender:
         self.messages.append(data)
         return len(self.messages) - 1
 
+    def send_many(self, messages: list[bytes], timeout: float | None = None) -> int:
+        self.messages.extend(messages)
+        return len(self.messages) - 1
+
     def flush(self, timeout: float | None = None) -> bool:
         return True
 
