@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from ... import wire
 from ...wire import NLA
-from ...wire.sqn import SQN_MASK
+from ...wire.sqn import SQN_HALF, SQN_MASK, SQN_MODULUS, sqn_unwrap
 from ..events import EndReason, NakSent, NcfReceived
 from .guard import ProbeInput
 from .join import open_join_gap, read_options
@@ -34,6 +34,7 @@ __all__ = [
     "dispatch",
     "dst_allowed",
     "listed",
+    "ncf_extends",
     "on_ncf",
     "on_peer_nak",
     "on_spm",
@@ -199,32 +200,57 @@ def on_ncf(r: Receiver, s: Session, ncf: wire.NCF, now: float) -> None:
             r._fec.on_parity_ncf(s, sqns, now)
             r._settle(s)
         return
+    # A number at or below the lead does something only if it has a NAK record (without
+    # one, LOST or DONE, the table's NCF row does nothing), and a receiver has records for
+    # few of the numbers a long NCF list names: those cost one subtraction and a test.
+    naks = s.naks
+    lead = s.lead
+    lead32 = lead & SQN_MASK
+    if not naks:  # only numbers beyond the lead can act (records are made above it)
+        sqns = [q for q in sqns if 0 < ((q - lead32) & SQN_MASK) < SQN_HALF]
     for s32 in sqns:
-        sqn = s.unwrap(s32)
-        if sqn < s.next or sqn in s.buf:
-            continue  # RFC 3208 §6.3: NCFs for received or passed data are ignored
-        if sqn > s.lead:
-            if sqn - s.next >= r._max_window or not r._guard.lead_ok(s, sqn, now):
+        d = (s32 - lead32) & SQN_MASK  # s.unwrap(s32) is lead + d, or lead + d - 2**32
+        if d == 0 or d >= SQN_HALF:
+            if not naks:
                 continue
-            # An NCF beyond the lead extends the window (OpenPGM).
-            if sqn > s.lead + 1:
-                r._naks.open_gap(s, s.lead + 1, sqn, now)
-            s.lead = sqn
-            s.naks[sqn] = NakRecord(NakState.BACK_OFF, 0.0, NakTimer.NONE)
-            s.lost.pop(sqn, None)
+            sqn = lead + d - SQN_MODULUS if d else lead
+            if sqn not in naks or sqn < s.next or sqn in s.buf:
+                continue  # RFC 3208 §6.3: NCFs for received or passed data are ignored
+        else:
+            sqn = lead + d
+            if sqn in s.buf or not ncf_extends(r, s, sqn, now):
+                continue
+            lead = s.lead
+            lead32 = lead & SQN_MASK
         r._naks.apply(s, sqn, NakInput.NCF, now)
     r._settle(s)
+
+
+def ncf_extends(r: Receiver, s: Session, sqn: int, now: float) -> bool:
+    """An NCF for ``sqn`` beyond the lead extends the window to it (OpenPGM), with a
+    BACK_OFF record for it, if the window and the plausible lead (.guard) allow."""
+    if sqn - s.next >= r._max_window or not r._guard.lead_ok(s, sqn, now):
+        return False
+    if sqn > s.lead + 1:
+        r._naks.open_gap(s, s.lead + 1, sqn, now)
+    s.lead = sqn
+    s.naks[sqn] = NakRecord(NakState.BACK_OFF, 0.0, NakTimer.NONE)
+    s.lost.pop(sqn, None)
+    return True
 
 
 def on_peer_nak(r: Receiver, s: Session, nak_pkt: wire.NAK, now: float) -> None:
     s.stats.peer_naks_received += 1
     if nak_pkt.parity or not s.started:
         return
-    ok = r._guard.peer_nak_ok  # suppression is bounded (.guard)
-    for s32 in listed(nak_pkt):
-        sqn = s.unwrap(s32)
-        if ok(s, sqn):
-            r._naks.apply(s, sqn, NakInput.PEER_NAK, now)
+    naks = s.naks
+    if naks:  # without a record a number does nothing (the cap counts only records)
+        ok = r._guard.peer_nak_ok  # suppression is bounded (.guard)
+        lead = s.lead
+        for s32 in listed(nak_pkt):
+            sqn = sqn_unwrap(s32, lead)
+            if sqn in naks and ok(s, sqn):
+                r._naks.apply(s, sqn, NakInput.PEER_NAK, now)
     r._settle(s)
 
 
