@@ -192,6 +192,7 @@ class ReceiverProbe:
         "logs",
         "next_event",
         "next_timer",
+        "receive_many",
         "shared",
         "take_events",
     )
@@ -225,6 +226,9 @@ class ReceiverProbe:
         self.next_timer: Callable[[], float | None] = engine.next_timer
         self.next_event: Callable[[], object | None] = engine.next_event
         self.take_events: Callable[[], Sequence[object]] = engine.take_events
+        self.receive_many: Callable[[Iterable[tuple[bytes, NLA, NLA | None]], float], None] = (
+            engine.receive_many
+        )
         self.datagrams_to_send: Callable[[float], list[tuple[bytes, NLA, int | None]]] = (
             engine.datagrams_to_send
         )
@@ -237,7 +241,7 @@ class ReceiverProbe:
             if datagram[5] & _PARITY:
                 self._repair(datagram, src, now, dst)
             else:
-                self.engine.receive(datagram, src, now, dst)
+                self.receive_many(((datagram, src, dst),), now)  # = engine.receive, one call less
         elif code == _RDATA:
             self._repair(datagram, src, now, dst)
         elif code < 0 or self.shared is None:
