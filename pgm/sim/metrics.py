@@ -267,9 +267,11 @@ class ReceiverProbe:
     def _repair(self, datagram: bytes, src: NLA, now: float, dst: NLA | None) -> None:
         r = self.engine
         key = (datagram[8:14], datagram[0] << 8 | datagram[1])
-        s = r.sessions.get(key)  # type: ignore[call-overload]
+        # The same lookup before and after: an RDATA after the session ended must gain
+        # nothing (it did count the ended session's whole total, once per late repair).
+        s = r.sessions.get(key) or r.ended_sessions.get(key)  # type: ignore[call-overload]
         before = s.stats.rdata_packets_received if s is not None else 0
-        r.receive(datagram, src, now, dst)
+        self.receive_many(((datagram, src, dst),), now)  # = r.receive, one call less
         s = r.sessions.get(key) or r.ended_sessions.get(key)  # type: ignore[call-overload]
         gained = (s.stats.rdata_packets_received if s is not None else 0) - before
         log = self.logs.get(key)
