@@ -2,6 +2,7 @@
 
     python bench/bench_sim.py                          # 1, 10, 100, 1000 receivers x 1000 packets
     python bench/bench_sim.py --receivers 10,100 --packets 500 --loss 0.05
+    python bench/bench_sim.py --rate 100e6             # a source fast enough for the repairs
     python bench/bench_sim.py --json                   # machine-readable
 
 Each point runs one scenario — one source, N receivers, ``--packets`` messages of 1000 bytes,
@@ -31,7 +32,9 @@ from pgm.sim import experiment
 from pgm.sim.scenario import parse
 
 
-def point(receivers: int, packets: int, loss: float, delay: float) -> dict[str, Any]:
+def point(
+    receivers: int, packets: int, loss: float, delay: float, rate: float = 10e6
+) -> dict[str, Any]:
     """Run one scenario; its figures."""
     sc = parse(
         {
@@ -39,7 +42,7 @@ def point(receivers: int, packets: int, loss: float, delay: float) -> dict[str, 
             "seed": 1,
             "time_limit": 3600.0,
             "transfer": {"messages": packets, "message_size": 1000},
-            "source": {"rate_bps": 10_000_000},
+            "source": {"rate_bps": int(rate)},
             "receivers": {"count": receivers, "link": {"loss": loss, "delay": delay}},
         }
     )
@@ -59,6 +62,7 @@ def point(receivers: int, packets: int, loss: float, delay: float) -> dict[str, 
         "deliveries_per_rx_packet": round(s["deliveries"] / (receivers * packets), 2),
         "us_per_rx_packet": round(wall / (receivers * packets) * 1e6, 2),
         "naks_at_source": s["naks_at_source"],
+        "latency_p50_s": round(s["latency_p50"], 4),
         "complete": s["complete_receivers"],
         "virtual_s": round(s["virtual_seconds"], 3),
     }
@@ -70,6 +74,7 @@ def main() -> None:
     ap.add_argument("--packets", type=int, default=1000)
     ap.add_argument("--loss", type=float, default=0.05)
     ap.add_argument("--delay", type=float, default=0.001, help="one-way delay, seconds")
+    ap.add_argument("--rate", type=float, default=10e6, help="source rate, bit/s")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     sizes = [int(x) for x in a.receivers.split(",")]
@@ -77,13 +82,13 @@ def main() -> None:
     if not a.json:
         print(
             f"pgm sim benchmark: {a.packets} packets x 1000 bytes, {a.loss:.0%} loss, "
-            f"{a.delay * 1000:g} ms delay; Python {platform.python_version()}, "
-            f"{os.cpu_count()} CPUs, load average {load:.2f}",
+            f"{a.delay * 1000:g} ms delay, {a.rate / 1e6:g} Mbit/s; "
+            f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average {load:.2f}",
             flush=True,
         )
     rows: list[dict[str, Any]] = []
     for n in sizes:
-        rows.append(point(n, a.packets, a.loss, a.delay))
+        rows.append(point(n, a.packets, a.loss, a.delay, a.rate))
         r = rows[-1]
         prev = rows[-2] if len(rows) > 1 else None
         r["cpu_vs_previous"] = round(r["cpu_s"] / prev["cpu_s"], 2) if prev else None
@@ -94,7 +99,8 @@ def main() -> None:
                 f"{r['events']:>9} events {r['events_per_s']:>8} events/s  "
                 f"{r['us_per_rx_packet']:6.2f} us/receiver-packet  "
                 f"{r['deliveries_per_rx_packet']:5.2f} deliveries/receiver-packet  "
-                f"{r['naks_at_source']} NAKs at source  {r['complete']}/{n} complete",
+                f"{r['naks_at_source']} NAKs at source  "
+                f"repair p50 {r['latency_p50_s'] * 1000:.0f} ms  {r['complete']}/{n} complete",
                 flush=True,
             )
     if a.json:
