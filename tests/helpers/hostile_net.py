@@ -57,6 +57,18 @@ def _listen(s: socket.socket, f: Forger | None, group: str, port: int) -> tuple[
             data += isinstance(pkt, wire.DataPacket)
 
 
+def heard_under_way(s: socket.socket, group: str, port: int, data: int = 200) -> Forger | None:
+    """Listen until the real transfer is under way (``data`` data packets heard, at most
+    120 s); the forger that learned its session (None if nothing was heard)."""
+    f: Forger | None = None
+    heard = 0
+    end = time.monotonic() + 120
+    while heard < data and time.monotonic() < end:
+        f, n = _listen(s, f, group, port)
+        heard += n
+    return f
+
+
 def _attack(name: str, f: Forger, send: Send, step: int) -> int:
     """One step of attack ``name`` (called every 10 ms); packets sent."""
     lead = f.lead
@@ -168,12 +180,7 @@ def main(argv: list[str]) -> int:
             time.sleep(0.05)
         print(f"forged {sent}")
         return 0
-    f: Forger | None = None
-    heard = 0
-    end = time.monotonic() + 120
-    while heard < 200 and time.monotonic() < end:
-        f, n = _listen(s, f, group, port)
-        heard += n
+    f = heard_under_way(s, group, port)
     if f is None:
         print("attacker: no session heard", file=sys.stderr)
         return 1

@@ -31,7 +31,7 @@ import time
 from pgm import wire
 from pgm.wire import TSI
 from tests.helpers.hostile import Forger
-from tests.helpers.hostile_net import _listen, _socket
+from tests.helpers.hostile_net import _listen, _socket, heard_under_way
 
 FORGED_TSI = TSI(b"forged", 4242)
 
@@ -105,12 +105,7 @@ def main(argv: list[str]) -> int:
         for q in range(24):
             out.sendto(forged.odata(q, b"attacker data", trail=0), dst)
         sent += 24
-    f: Forger | None = None
-    heard = 0
-    end = time.monotonic() + 120
-    while heard < 200 and time.monotonic() < end:
-        f, n = _listen(s, f, group, port)
-        heard += n
+    f = heard_under_way(s, group, port)
     if f is None:
         print("attacker: no session heard", file=sys.stderr)
         return 1
