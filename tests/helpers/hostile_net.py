@@ -77,7 +77,9 @@ def _attack(name: str, f: Forger, send: Send, step: int) -> int:
         send(f.spm(options=[wire.OptFin()]), None)
     elif name == "fin_data" and step == 0:
         send(f.odata(lead + 50, b"forged", options=[wire.OptFin()]), None)
-    elif name == "rst" and step == 0:
+    elif name == "rst" and step in (0, 10, 20):
+        # Three tries 100 ms apart, each one after the newest SPM heard: a real SPM with the
+        # same sequence number may reach the receiver first and make one try stale.
         send(f.spm(options=[wire.OptRst()]), None)
     elif name == "far" and step % 20 == 0:
         send(f.spm(lead=lead + (1 << 20) - 10), None)
