@@ -67,12 +67,16 @@ class TokenBucket:
         """Take ``cost`` bytes (a run let through after :meth:`available`)."""
         self._tokens -= cost
 
-    def ready_at(self, now: float) -> float:
-        """Earliest time a packet may leave (``now`` if one may leave now)."""
+    def ready_at(self, now: float, reserve: float = 0.0) -> float:
+        """Earliest time a packet may leave (``now`` if one may leave now).
+
+        With ``reserve`` (bytes, at most :attr:`burst`): a bucket in debt is ready once it
+        holds that much again, so a waiting sender wakes for a batch rather than for every
+        packet; refills stay below the depth, so the long-run rate is unchanged."""
         self._refill(now)
         if self._tokens >= 0:
             return now
-        t = self._last + (-self._tokens) / self.rate
+        t = self._last + (reserve - self._tokens) / self.rate
         # A deficit smaller than the clock's resolution must still move time forward, or the
         # caller would spin at ``now``.
         return t if t > self._last else math.nextafter(self._last, math.inf)

@@ -124,6 +124,10 @@ class Source:
         self._bucket = TokenBucket(
             cfg.rate_bps / 8, max(cfg.mtu, cfg.rate_bps / 8 * cfg.burst_secs), now
         )
+        # A source held back by the rate wakes when half the bucket's depth has refilled (a
+        # batch, not one packet per wake-up: docs/performance.md); a one-MTU bucket: per packet.
+        depth = self._bucket.burst
+        self._wake_tokens = depth / 2 if depth >= 4 * cfg.mtu else 0.0
         self._data = wire.DataTemplate(sport, dport, self.gsi)
         self._events: deque[Event] = deque()
         initial_sqn &= SQN_MASK
@@ -402,7 +406,7 @@ class Source:
             or fec_owed
             or (w.tail > w.lead + 1 and w.has_room(w.next_len()))
         ):
-            r = self._bucket.ready_at(self._now)
+            r = self._bucket.ready_at(self._now, self._wake_tokens)
             if r < t:
                 t = r
         return t
