@@ -76,6 +76,7 @@ _ODATA = wire.TYPE_ODATA
 _RDATA = wire.TYPE_RDATA
 _PARITY = wire.FLAG_PARITY
 _OPT_JOIN = wire.OptJoin
+_HELD = HELD_PACKET_OVERHEAD
 
 
 class Receiver:
@@ -197,6 +198,8 @@ class Receiver:
         append = self._events.append  # the queue take_events() hands over, never mid-batch
         make = data_received
         dst_ok = self._dst_ok
+        guard_room = self._guard.room
+        max_window = self._max_window
         for datagram, src, dst in items:
             if dst is not dst_ok and dst is not None:
                 if not self._dst_allowed(dst):
@@ -232,35 +235,52 @@ class Receiver:
                 if s.ended:
                     continue
             ref = s.lead
-            if trail32 != s.trail & SQN_MASK:
-                trail = sqn_unwrap(trail32, ref)
-                if trail > s.trail:
-                    if not self._guard.trail_ok(s, sqn_unwrap(sqn32, ref), trail, now):
-                        continue  # TRAIL ahead of SQN or of the plausible edge (.guard)
-                    self._advance_trail(s, trail, now)
-                    if s.ended:
-                        continue
-            if (
-                (sqn32 - ref) & SQN_MASK == 1
-                and ref + 1 == s.next
-                and (not opts or (len(opts) == 1 and type(opts[0]) is _OPT_JOIN))
-                and not s.buf
+            if trail32 != s.trail & SQN_MASK and not self._trail_moved(s, trail32, sqn32, now):
+                continue
+            if (sqn32 - ref) & SQN_MASK == 1 and (
+                not opts or (len(opts) == 1 and type(opts[0]) is _OPT_JOIN)
             ):
-                # In order, whole (OPT_JOIN alone changes nothing once started), nothing held:
-                # deliver at once.
-                s.lead = ref + 1
-                s.next = ref + 2
+                # In order and whole (OPT_JOIN alone changes nothing once started).
+                if ref + 1 == s.next and not s.buf:  # nothing held: deliver at once
+                    s.lead = ref + 1
+                    s.next = ref + 2
+                    st.data_bytes_received += len(payload)
+                    st.apdus_delivered += 1
+                    append(make(s.tsi, payload, sqn32))
+                elif not s.frag_pos and s.fin is None and ref + 1 - s.next < max_window:
+                    # Behind a gap (the common case under loss): held; no NAK record, timer or
+                    # delivery can change, delivery waits at ``next``.
+                    n = len(payload)
+                    if not guard_room(s, n + _HELD, False, self.sessions):  # type: ignore[arg-type]
+                        continue
+                    s.lead = ref + 1
+                    s.sample_window()
+                    s.buf[ref + 1] = Held(payload, -1, 0, n)
+                    s.buf_bytes += n
+                else:
+                    self._on_data(s, ref + 1, tbyte == _RDATA, opts, payload, now)
+                    continue
                 if tbyte == _RDATA:
                     st.rdata_packets_received += 1
                 else:
                     st.odata_packets_received += 1
-                st.data_bytes_received += len(payload)
-                st.apdus_delivered += 1
-                append(make(s.tsi, payload, sqn32))
                 if s.fin is not None:
                     self._fin_progress(s, ref + 1, now)
                 continue
             self._on_data(s, sqn_unwrap(sqn32, ref), tbyte == _RDATA, opts, payload, now)
+
+    def _trail_moved(self, s: Session, trail32: int, sqn32: int, now: float) -> bool:
+        """A data packet's TRAIL differs from the session's: advance it if plausible; False if
+        the packet must be dropped (TRAIL implausible, .guard) or the session ended."""
+        ref = s.lead
+        trail = sqn_unwrap(trail32, ref)
+        if trail > s.trail:
+            if not self._guard.trail_ok(s, sqn_unwrap(sqn32, ref), trail, now):
+                return False  # TRAIL ahead of SQN or of the plausible edge (.guard)
+            self._advance_trail(s, trail, now)
+            if s.ended:
+                return False
+        return True
 
     def receive(self, datagram: bytes, src: NLA, now: float, dst: NLA | None = None) -> None:
         """Take one PGM packet heard on the group (or unicast to this host)."""
