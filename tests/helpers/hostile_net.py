@@ -78,9 +78,10 @@ def _attack(name: str, f: Forger, send: Send, step: int) -> int:
     elif name == "fin_data" and step == 0:
         send(f.odata(lead + 50, b"forged", options=[wire.OptFin()]), None)
     elif name == "rst" and step in (0, 10, 20):
-        # Three tries 100 ms apart, each one after the newest SPM heard: a real SPM with the
-        # same sequence number may reach the receiver first and make one try stale.
-        send(f.spm(options=[wire.OptRst()]), None)
+        # Three tries 100 ms apart, each a few SPM sequence numbers after the newest heard:
+        # real SPMs sent meanwhile (heartbeats) may reach the receiver first and make a try
+        # that is only one ahead stale.
+        send(f.spm(sqn_ahead=8, options=[wire.OptRst()]), None)
     elif name == "far" and step % 20 == 0:
         send(f.spm(lead=lead + (1 << 20) - 10), None)
         send(f.odata(lead + (1 << 19)), None)
