@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A session holds the data packets it cannot deliver yet in ``buf`` (unbounded sequence number
--> :class:`Held`).  :func:`deliver` walks forward from ``next``, the first sequence number not
+-> :data:`Held` tuple).  :func:`deliver` walks forward from ``next``, the first sequence number not
 yet delivered or reported:
 
 * a held, unfragmented packet is delivered as one :class:`~pgm.engine.DataReceived`;
@@ -24,7 +24,7 @@ Delivery retires the NAK records of the numbers it passes.  Loss is never silent
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from ...wire.sqn import SQN_MASK
 from ..events import DataReceived, Event, LossReason, UnrecoverableLoss, data_received
@@ -35,16 +35,17 @@ if TYPE_CHECKING:
 __all__ = ["Held", "deliver"]
 
 
-class Held:
-    """A held data packet: payload and fragment info (unbounded first sequence number)."""
+Held: TypeAlias = tuple[bytes, int, int, int]
+"""A held data packet: ``(data, first, offset, total)`` — its payload, the first sequence
+number (unbounded) of the message it is a fragment of (-1: not a fragment), its offset in that
+message and the message's length.  A plain tuple of bytes and ints: the garbage collector stops
+tracking such a tuple at its first collection, so a large window held behind a gap is not
+walked again by every later one (docs/performance.md)."""
 
-    __slots__ = ("data", "first", "offset", "total")
-
-    def __init__(self, data: bytes, first: int, offset: int, total: int) -> None:
-        self.data = data
-        self.first = first  # -1: not a fragment
-        self.offset = offset
-        self.total = total
+_DATA: Final = 0  # indexes into a Held tuple
+_FIRST: Final = 1
+_OFFSET: Final = 2
+_TOTAL: Final = 3
 
 
 def deliver(s: Session, events: deque[Event], max_apdu: int) -> bool:
@@ -63,13 +64,13 @@ def deliver(s: Session, events: deque[Event], max_apdu: int) -> bool:
                 _report_lost_run(s, sqn, events)
                 continue
             break
-        if rx.first < 0:
+        if rx[_FIRST] < 0:
             # A run of whole messages (a repaired gap releases what was held behind it): one
             # tight loop, the counters summed once.
             count = nbytes = 0
-            while rx is not None and rx.first < 0:
+            while rx is not None and rx[_FIRST] < 0:
                 del buf[sqn]
-                data = rx.data
+                data = rx[_DATA]
                 nbytes += len(data)
                 count += 1
                 append(data_received(tsi, data, sqn & SQN_MASK))
@@ -80,7 +81,7 @@ def deliver(s: Session, events: deque[Event], max_apdu: int) -> bool:
             st.data_bytes_received += nbytes
             st.apdus_delivered += count
             continue
-        if rx.first != sqn or rx.offset != 0:
+        if rx[_FIRST] != sqn or rx[_OFFSET] != 0:
             # A fragment whose message began before what we have: its start is gone.
             _drop_orphans(s, events)
             continue
@@ -93,7 +94,7 @@ def _assemble(s: Session, events: deque[Event], max_apdu: int) -> bool:
     """Advance reassembly of the message starting at ``next``; True if it moved on."""
     buf = s.buf
     first = s.next
-    total = buf[first].total
+    total = buf[first][_TOTAL]
     if total > max_apdu:
         _drop_apdu(s, first, events)
         return True
@@ -107,15 +108,16 @@ def _assemble(s: Session, events: deque[Event], max_apdu: int) -> bool:
                 return True
             s.frag_pos, s.frag_acc = q, acc  # resume here when more arrives
             return False
-        if rx.first != first:
+        data, rfirst, offset, rtotal = rx
+        if rfirst != first:
             _drop_apdu(s, q - 1, events)  # the next message started early: ours is short
             return True
-        if rx.offset != acc or rx.total != total or acc + len(rx.data) > total:
+        if offset != acc or rtotal != total or acc + len(data) > total:
             _drop_apdu(s, q, events)  # inconsistent OPT_FRAGMENT
             return True
-        acc += len(rx.data)
+        acc += len(data)
         q += 1
-    data = b"".join([buf.pop(i).data for i in range(first, q)])
+    data = b"".join([buf.pop(i)[_DATA] for i in range(first, q)])
     s.buf_bytes -= total
     s.next = q
     s.frag_pos = s.frag_acc = 0
@@ -130,7 +132,7 @@ def _fragments_of(s: Session, first: int, start: int) -> int:
     end = start
     while True:
         rx = s.buf.get(end + 1)
-        if rx is None or rx.first != first:
+        if rx is None or rx[_FIRST] != first:
             return end
         end += 1
 
@@ -143,7 +145,7 @@ def _drop_apdu(s: Session, upto: int, events: deque[Event]) -> None:
     for q in range(first, end + 1):
         rx = s.buf.pop(q, None)
         if rx is not None:
-            s.buf_bytes -= len(rx.data)
+            s.buf_bytes -= len(rx[_DATA])
         s.naks.pop(q, None)
         s.lost.pop(q, None)
     s.frag_pos = s.frag_acc = 0
@@ -156,10 +158,10 @@ def _drop_apdu(s: Session, upto: int, events: deque[Event]) -> None:
 def _drop_orphans(s: Session, events: deque[Event]) -> None:
     """Fragments at ``next`` whose message started earlier (its start was lost)."""
     first = s.next
-    end = _fragments_of(s, s.buf[first].first, first)
+    end = _fragments_of(s, s.buf[first][_FIRST], first)
     for q in range(first, end + 1):
         rx = s.buf.pop(q)
-        s.buf_bytes -= len(rx.data)
+        s.buf_bytes -= len(rx[_DATA])
     s.next = end + 1
     _emit_loss(s, first, end, LossReason.FRAGMENT, events)
 

@@ -284,7 +284,7 @@ class Guard:
         for q in _beyond(s.lost, lead, hi):
             del s.lost[q]
         for q in _beyond(s.buf, lead, hi):
-            s.buf_bytes -= len(s.buf.pop(q).data)
+            s.buf_bytes -= len(s.buf.pop(q)[0])
             s.stats.suspect_packets += 1
         s.lead = lead
         if s.fin is not None and s.fin > lead:

@@ -255,7 +255,7 @@ class Receiver:
                         continue
                     s.lead = ref + 1
                     s.sample_window()
-                    s.buf[ref + 1] = Held(payload, -1, 0, n)
+                    s.buf[ref + 1] = (payload, -1, 0, n)
                     s.buf_bytes += n
                 else:
                     self._on_data(s, ref + 1, tbyte == _RDATA, opts, payload, now)
@@ -378,10 +378,10 @@ class Receiver:
                 return
             if frag.apdu_length > self.config.max_apdu:
                 data, n = b"", 0  # kept as a marker only: delivery reports the message lost
-            rx = Held(data, first, frag.offset, frag.apdu_length)
+            rx: Held = (data, first, frag.offset, frag.apdu_length)
             head_apdu = first == s.next
         else:
-            rx = Held(data, -1, 0, n)
+            rx = (data, -1, 0, n)
             head_apdu = sqn == s.next
         gap = min(sqn - s.lead - 1, self.config.max_pending_naks) if sqn > s.lead + 1 else 0
         need = n + HELD_PACKET_OVERHEAD + gap * NAK_RECORD_OVERHEAD
