@@ -29,6 +29,7 @@ MAX_BATCH = 512
 """Most reads of one drain (``recv_batch``): a drain this long means more may be waiting."""
 _MAX_BATCH = MAX_BATCH
 _BUF = 8 * 1024 * 1024
+_RCVBUF = 32 * 1024 * 1024  # receive: bursts of repairs and loss processing (docs/transports.md)
 
 # Linux values where the socket module lacks them
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
@@ -98,14 +99,14 @@ class Transport:
         self.tx_errors = 0
 
     # -- setup helpers --------------------------------------------------------------------------
-    def _size_buffers(self, size: int = _BUF) -> None:
+    def _size_buffers(self, rcv: int = _RCVBUF, snd: int = _BUF) -> None:
         """Large buffers: 1 Gbit/s overflows the usual 208 KiB default within milliseconds.
         As root, *BUFFORCE bypasses net.core.rmem_max / wmem_max (docs/transports.md,
         "Socket buffers")."""
         s = self.sock
-        for force, plain, name in (
-            (_SO_RCVBUFFORCE, socket.SO_RCVBUF, "receive"),
-            (_SO_SNDBUFFORCE, socket.SO_SNDBUF, "send"),
+        for force, plain, name, size in (
+            (_SO_RCVBUFFORCE, socket.SO_RCVBUF, "receive", rcv),
+            (_SO_SNDBUFFORCE, socket.SO_SNDBUF, "send", snd),
         ):
             try:
                 s.setsockopt(socket.SOL_SOCKET, force, size)
