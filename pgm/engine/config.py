@@ -244,6 +244,12 @@ class ReceiverConfig:
     """NAK_NCF_RETRIES: NAKs without an NCF before the data is declared lost."""
     nak_data_retries: int = 50
     """NAK_DATA_RETRIES: NCF'd waits without data before the data is declared lost."""
+    adaptive_nak_timers: bool = True
+    """Wait for an NCF / RDATA as long as this source's measured answers take (smoothed, plus
+    four deviations, doubled per retry), at most ``nak_rpt_ivl`` / ``nak_rdata_ivl``; False:
+    always the fixed intervals, as OpenPGM (docs/performance.md, pgm.engine.receiver.rtt)."""
+    nak_timer_floor: float = 0.020
+    """The shortest adaptive wait (seconds)."""
     spmr_bo_ivl: float = 0.250
     """SPMR_BO_IVL: random wait before asking a new source for an SPM (RFC 3208 App. C)."""
     spmr_multicast: bool = True
@@ -300,7 +306,14 @@ class ReceiverConfig:
     (``Receiver.held_bytes``); beyond it a session over its fair share is refused more."""
 
     def __post_init__(self) -> None:
-        for name in ("nak_bo_ivl", "nak_rpt_ivl", "nak_rdata_ivl", "spmr_bo_ivl", "peer_expiry"):
+        for name in (
+            "nak_bo_ivl",
+            "nak_rpt_ivl",
+            "nak_rdata_ivl",
+            "nak_timer_floor",
+            "spmr_bo_ivl",
+            "peer_expiry",
+        ):
             _positive(name, getattr(self, name))
         if not 0 <= self.nak_bo_min <= self.nak_bo_ivl:
             raise ConfigError("nak_bo_min must be in [0, nak_bo_ivl]")

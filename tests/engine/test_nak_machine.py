@@ -136,6 +136,7 @@ def _bench(ncf_retries: int, data_retries: int) -> Bench:
         nak_data_retries=data_retries,
         nak_rdata_ivl=RDATA_IVL,
         max_pending_naks=8,
+        adaptive_nak_timers=False,  # the table's timers at their configured intervals
     )
     b = Bench(Receiver(cfg, group=GROUP, rng=random.Random(7)))
     b.feed(_spm(0, 0, 0xFFFFFFFF))

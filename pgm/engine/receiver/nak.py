@@ -25,9 +25,10 @@ differently.
   RETRIES_EXHAUSTED instead), GIVE_UP (LOST, with a :class:`~pgm.engine.LossReason` from the
   input), RECOVER (a LOST number's data came after all), DISCARD (drop the record) and NONE.
 * **Timers.**  The row names the timer to arm on entering the next state: BACK_OFF (a random
-  back-off), NCF (``nak_rpt_ivl``), RDATA (``nak_rdata_ivl``) or NONE.  Each kind has its own
-  queue in the session: a heap for the random back-off, FIFO deques for the fixed intervals.
-  An entry is stale (skipped) once its record's deadline or timer kind changed.
+  back-off), NCF (``nak_rpt_ivl``), RDATA (``nak_rdata_ivl``) or NONE; with
+  ``adaptive_nak_timers`` NCF and RDATA wait as long as the source's measured answers take, at
+  most those intervals (:mod:`.rtt`).  Each kind has its own heap in the session.  An entry
+  is stale (skipped) once its record's deadline or timer kind changed.
 """
 
 from __future__ import annotations
@@ -171,12 +172,21 @@ _GIVE_UP_REASON = {
 class NakRecord:
     """One missing sequence number in BACK_OFF, WAIT_NCF or WAIT_DATA."""
 
-    __slots__ = ("data_retries", "deadline", "ncf_retries", "peer_naks", "state", "timer")
+    __slots__ = (
+        "armed",
+        "data_retries",
+        "deadline",
+        "ncf_retries",
+        "peer_naks",
+        "state",
+        "timer",
+    )
 
     def __init__(self, state: NakState, deadline: float, timer: NakTimer) -> None:
         self.state = state
         self.deadline = deadline
         self.timer = timer
+        self.armed = 0.0  # when the current timer was armed (latency samples, .rtt)
         self.ncf_retries = 0
         self.data_retries = 0
         self.peer_naks = 0  # peer NAKs that suppressed ours (bounded: .guard)
@@ -193,6 +203,8 @@ class NakMachine:
         self.rng = rng
         self._bo_lo = config.nak_bo_min
         self._bo_span = config.nak_bo_ivl - config.nak_bo_min
+        self._adaptive = config.adaptive_nak_timers
+        self._floor = config.nak_timer_floor
 
     def backoff(self) -> float:
         """One random back-off interval."""
@@ -213,6 +225,12 @@ class NakMachine:
         action, nxt, timer = NAK_TRANSITIONS[state, inp]
         if state is NakState.BACK_OFF and (inp is NakInput.NCF or inp is NakInput.PEER_NAK):
             s.stats.naks_suppressed += 1  # suppression (§6.3): someone else asked first
+        elif rec is not None and not (rec.ncf_retries or rec.data_retries or rec.peer_naks):
+            # A first NAK answered: a latency sample (Karn's rule, .rtt).
+            if state is NakState.WAIT_NCF and inp is NakInput.NCF:
+                s.ncf_rtt.sample(now - rec.armed)
+            elif state is NakState.WAIT_DATA and inp is NakInput.DATA:
+                s.rdata_rtt.sample(now - rec.armed)
         if action is NakAction.SEND_NAK:
             if s.nak_dst is not None:
                 s.nak_queue.append(sqn)
@@ -242,15 +260,23 @@ class NakMachine:
 
     def _arm(self, s: Session, sqn: int, rec: NakRecord, timer: NakTimer, now: float) -> None:
         rec.timer = timer
+        rec.armed = now
+        cfg = self.config
         if timer is NakTimer.BACK_OFF:
             rec.deadline = now + self.backoff()
             heapq.heappush(s.backoff, (rec.deadline, sqn))
         elif timer is NakTimer.NCF:
-            rec.deadline = now + self.config.nak_rpt_ivl
-            s.wait_ncf.append((rec.deadline, sqn))
+            wait = cfg.nak_rpt_ivl
+            if self._adaptive:
+                wait = s.ncf_rtt.wait(wait, self._floor, rec.ncf_retries)
+            rec.deadline = now + wait
+            heapq.heappush(s.wait_ncf, (rec.deadline, sqn))
         elif timer is NakTimer.RDATA:
-            rec.deadline = now + self.config.nak_rdata_ivl
-            s.wait_data.append((rec.deadline, sqn))
+            wait = cfg.nak_rdata_ivl
+            if self._adaptive:
+                wait = s.rdata_rtt.wait(wait, self._floor, rec.data_retries)
+            rec.deadline = now + wait
+            heapq.heappush(s.wait_data, (rec.deadline, sqn))
 
     def open_gap(self, s: Session, lo: int, hi: int, now: float) -> None:
         """Sequence numbers [lo, hi) are missing: each enters BACK_OFF (one back-off draw).
@@ -299,9 +325,10 @@ class NakMachine:
             rec = naks.get(sqn)
             if rec is not None and rec.deadline == d and rec.timer is NakTimer.BACK_OFF:
                 apply(s, sqn, NakInput.TIMER, now)
+        pop = heapq.heappop
         for q, kind in ((s.wait_ncf, NakTimer.NCF), (s.wait_data, NakTimer.RDATA)):
             while q and q[0][0] <= now:
-                d, sqn = q.popleft()
+                d, sqn = pop(q)
                 rec = naks.get(sqn)
                 if rec is not None and rec.deadline == d and rec.timer is kind:
                     apply(s, sqn, NakInput.TIMER, now)

@@ -20,7 +20,6 @@ A :class:`Session` is plain state, changed only by the receiver's modules:
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ from ..events import EndReason, LossReason
 from .delivery import Held
 from .guard import SessionGuard
 from .nak import NakMachine, NakRecord, NakState
+from .rtt import RepairRtt
 from .stats import SessionInfo, SessionStats
 
 if TYPE_CHECKING:
@@ -60,8 +60,10 @@ class Session:
         self.lost_below = 0  # everything below this that is not held is lost ...
         self.below_reason = LossReason.WINDOW  # ... for this reason
         self.backoff: list[tuple[float, int]] = []  # heap
-        self.wait_ncf: deque[tuple[float, int]] = deque()
-        self.wait_data: deque[tuple[float, int]] = deque()
+        self.wait_ncf: list[tuple[float, int]] = []  # heap (adaptive waits differ: .rtt)
+        self.wait_data: list[tuple[float, int]] = []  # heap
+        self.ncf_rtt = RepairRtt()  # NAK -> NCF latency (.rtt)
+        self.rdata_rtt = RepairRtt()  # NCF -> RDATA latency
         self.fin: int | None = None  # last sequence number of a finished session
         self.rst = False
         self.last_heard = now
