@@ -53,6 +53,7 @@ from .reactor import Reactor, clock, one_of, pick_interface
 __all__ = [
     "DRIVE_LEASE",
     "MAX_QUEUE_EVENTS",
+    "TIMER_DEFER",
     "PgmReceiver",
     "ReceiverEndpoint",
     "open_receiver_endpoint",
@@ -62,6 +63,12 @@ __all__ = [
 DRIVE_LEASE = 0.02
 """Seconds after an application thread last drove a step during which the reactor thread
 leaves the socket to it (module docstring)."""
+
+TIMER_DEFER = 0.05
+"""Seconds a receiver that is behind (a drain that reached ``MAX_BATCH``: more is queued in the
+socket) may put off the engine's timers.  Its NAK waits would otherwise expire while the NCFs
+and repairs they wait for sit unread in the socket: repeated NAKs, duplicate repairs, more
+load on a receiver already behind (docs/performance.md)."""
 
 MAX_QUEUE_EVENTS = 1 << 18
 """Events queued for the application, by default, before the reactor stops reading."""
@@ -135,6 +142,7 @@ class PgmReceiver(Reactor):
         self._driving = False  # an application thread is in its select() on the socket
         self._driven_at = -DRIVE_LEASE  # when an application thread last drove a step
         self._reactor_reads = True  # the reactor thread's select() includes the socket
+        self._ticked = 0.0  # when the engine's timers last ran (TIMER_DEFER)
         self.drives = 0
         """Steps run by application threads (the rest ran in the reactor thread)."""
         log_buffer_warning(f"receiver on {self.group} port {port}", self.transport)
@@ -154,12 +162,25 @@ class PgmReceiver(Reactor):
         return [self.transport.fileno()]
 
     def _step(self, readable: set[int], now: float) -> float | None:
-        deadline = super()._step(readable, now)
+        readable_now = self.transport.fileno() in readable
+        deadline = self._run_step(self.transport.recv_batch() if readable_now else [], now)
         if not self._reactor_reads:  # wake when the application's lease runs out
             lease_end = (now if self._driving else self._driven_at) + DRIVE_LEASE
             if deadline is None or lease_end < deadline:
                 deadline = lease_end
         return deadline
+
+    def _run_step(self, batch: list[Any], now: float) -> float | None:
+        """Feed one drain, run the engine's timers — unless the drain was full (more is queued
+        in the socket) and they ran less than :data:`TIMER_DEFER` ago — flush and hand over
+        the events; the next deadline."""
+        driver = self.driver
+        if batch:
+            driver.feed(batch, now)
+        if len(batch) < MAX_BATCH or now - self._ticked >= TIMER_DEFER:
+            self._ticked = now
+            driver.tick(now)
+        return driver.service(now)
 
     def _queue_events(self, evs: Sequence[Any]) -> None:
         log_receiver_events(self.group, self.port, evs)
@@ -217,7 +238,7 @@ class PgmReceiver(Reactor):
                         self.drives += 1
                         batch = self.transport.recv_batch() if readable else []
                         behind = len(batch) >= MAX_BATCH
-                        self.driver.step(clock(), batch)
+                        self._run_step(batch, clock())
                 finally:  # still driving during the step: on_events cannot nest one
                     self._driving = False
                     self._driven_at = -DRIVE_LEASE if behind else clock()

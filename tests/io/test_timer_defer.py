@@ -1,0 +1,57 @@
+"""A receiver that is behind puts its timers off, for a bounded time (pgm.io.receiver.TIMER_DEFER).
+
+A drain that reached ``MAX_BATCH`` means more is queued in the socket: the NCFs and repairs
+the NAK timers wait for may be in that queue.  The step feeds the drain and flushes, but runs
+the engine's timers only once the socket was drained, or ``TIMER_DEFER`` after they last ran.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pgm.io.receiver import TIMER_DEFER, PgmReceiver
+from pgm.net.base import MAX_BATCH
+
+
+class FakeDriver:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float, int]] = []
+
+    def feed(self, batch: list[Any], now: float) -> None:
+        self.calls.append(("feed", now, len(batch)))
+
+    def tick(self, now: float) -> bool:
+        self.calls.append(("tick", now, 0))
+        return True
+
+    def service(self, now: float) -> float:
+        self.calls.append(("service", now, 0))
+        return now + 1.0
+
+
+def _receiver() -> tuple[PgmReceiver, FakeDriver]:
+    rx = object.__new__(PgmReceiver)  # only the step's state: no socket, no thread
+    d = FakeDriver()
+    rx.driver = d  # type: ignore[assignment]
+    rx._ticked = 0.0
+    return rx, d
+
+
+def test_timers_wait_while_the_drain_is_full_then_run_within_the_bound() -> None:
+    rx, d = _receiver()
+    full = [object()] * MAX_BATCH
+    t = 10.0
+    rx._run_step(full, t)  # long since the last tick: timers run
+    assert [c[0] for c in d.calls] == ["feed", "tick", "service"]
+    d.calls.clear()
+    rx._run_step(full, t + TIMER_DEFER / 2)  # behind, ticked just now: fed, no timers
+    assert [c[0] for c in d.calls] == ["feed", "service"]
+    d.calls.clear()
+    rx._run_step(full, t + TIMER_DEFER)  # still behind, but the bound is reached
+    assert [c[0] for c in d.calls] == ["feed", "tick", "service"]
+    d.calls.clear()
+    rx._run_step(full[:3], t + TIMER_DEFER + 0.001)  # drained: timers run at once
+    assert [c[0] for c in d.calls] == ["feed", "tick", "service"]
+    d.calls.clear()
+    rx._run_step([], t + TIMER_DEFER + 0.002)  # a timer wake-up without data
+    assert [c[0] for c in d.calls] == ["tick", "service"]
