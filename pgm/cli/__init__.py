@@ -59,6 +59,7 @@ needs them, so ``pgm --version`` and usage errors stay quick.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 
 from . import signals
@@ -129,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return signals.interrupt_status(exc)
     finally:
         restore()
+        gc.unfreeze()  # send/recv freeze start-up's objects for the transfer (in-process callers)
     return rc
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import sys
 import time
@@ -461,6 +462,7 @@ def run(args: argparse.Namespace) -> int:
         return rx
     if rx.transport.buffer_warning:
         err("recv", f"note: {rx.transport.buffer_warning}")
+    gc.freeze()  # start-up's objects out of every later collection (docs/performance.md)
     if args.keep_going:
         from .recv_all import run_all
 

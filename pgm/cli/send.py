@@ -14,6 +14,7 @@ goes to stderr, the summary also to stdout with ``--json``.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import stat
 import sys
@@ -349,6 +350,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if isinstance(tx, int):
         return tx
+    gc.freeze()  # start-up's objects out of every later collection (docs/performance.md)
     linger = plan.cfg.effective_linger if args.linger is None else args.linger
     if plan.data.interactive:
         err("send", "reading standard input from the terminal, Ctrl-D to end")

@@ -36,6 +36,7 @@ one TPDU per APDU; tests/interop/zmtp.py) when sending, and decodes that framing
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -96,6 +97,7 @@ def send(args: argparse.Namespace) -> int:
             from tests.interop.zmtp import encode
 
             apdus = encode([[m] for m in msgs], args.zmq_apdu or tx.max_tsdu)
+        gc.freeze()  # as pgm send does (docs/performance.md)
         say(f"READY {tx.tsi.gsi.hex()} {tx.tsi.source_port}")
         if not wait_command("go", args.timeout):
             return 3
@@ -233,6 +235,7 @@ def recv(args: argparse.Namespace) -> int:
     with PgmReceiver(
         args.group, args.port, ifaces=args.iface, transport=args.transport, config=cfg
     ) as rx:
+        gc.freeze()  # as pgm recv does (docs/performance.md)
         say("READY")
         deadline = time.monotonic() + args.timeout
         while end is None and time.monotonic() < deadline:
