@@ -267,15 +267,17 @@ def build_receiver_config(
     history: int | None = None,
     source: str | None = None,
     tsi: str | None = None,
+    verify: bool = True,
 ) -> ReceiverConfig:
     """The :class:`ReceiverConfig` for ``recv`` options: ``--timeout`` is also the idle expiry
     of a started session (None: the engine default); ``--join-history`` caps late join;
-    ``--source`` / ``--tsi`` pin the session followed (docs/security.md).  ValueError (a
-    UsageError) for an address or TSI that does not parse."""
+    ``--source`` / ``--tsi`` pin the session followed (docs/security.md); ``--no-verify``
+    (``verify=False``) skips checksum verification.  ValueError (a UsageError) for an address
+    or TSI that does not parse."""
     from ..engine import ReceiverConfig
     from ..wire import TSI, as_nla
 
-    fields: dict[str, Any] = {"join_history": history}
+    fields: dict[str, Any] = {"join_history": history, "verify_checksum": verify}
     if timeout is not None:
         fields["peer_expiry"] = timeout
     try:

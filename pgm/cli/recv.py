@@ -148,6 +148,12 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         "--tsi", metavar="TSI", help="follow only this session (TSI as printed: G.S.I.D.P.Q.PORT)"
     )
     r.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="UDP only: do not verify PGM checksums (the kernel checked the UDP checksum over "
+        "the same bytes); faster, docs/performance.md",
+    )
+    r.add_argument(
         "--json", action="store_true", help="print statistics as JSON on stdout (needs --out FILE)"
     )
     r.set_defaults(func=run)
@@ -198,9 +204,15 @@ def _plan(args: argparse.Namespace) -> _Plan:
     group: IPv4Address | IPv6Address = args.group
     if args.json and args.out in (None, "-"):
         raise UsageError("--json prints to stdout, which carries the data: add --out FILE")
+    if args.no_verify and args.transport != "udp":
+        raise UsageError("--no-verify is for --transport udp: over raw IP nothing else checks")
     ifaces = [resolve_iface(s, group) for s in (args.iface or [None])]
     cfg = build_receiver_config(
-        timeout=args.timeout, history=args.join_history, source=args.source, tsi=args.tsi
+        timeout=args.timeout,
+        history=args.join_history,
+        source=args.source,
+        tsi=args.tsi,
+        verify=not args.no_verify,
     )
     return _Plan(ifaces, cfg, open_output(args.out, in_place=args.keep_going))
 

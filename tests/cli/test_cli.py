@@ -91,6 +91,7 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
         ["recv", GROUP, "--port", "7500", "--timeout", "0"],
         ["recv", GROUP, "--port", "7500", "--loss", "100"],
         ["recv", GROUP, "--port", "7500", "--json"],  # stdout carries the data
+        ["recv", GROUP, "--port", "7500", "--no-verify"],  # raw: nothing else checks
         ["demo", "--size", "4x"],
         ["demo", "--loss", "100"],
         ["demo", "--loss", "-1"],
@@ -544,6 +545,18 @@ def test_recv_complete_session(
     assert rx.kw["config"].peer_expiry == 5.0  # --timeout is also the idle expiry
     assert rx.kw["transport"] == "udp"
     assert [i.name for i in rx.kw["ifaces"]]  # resolved Interface objects
+
+
+def test_recv_no_verify_over_udp_skips_checksums(
+    fake_receiver: type[FakeReceiver], tmp_path: Path
+) -> None:
+    fake_receiver.script = [SessionStarted(TSI1, SRC), DataReceived(TSI1, b"x", 0),
+                            SessionEnded(TSI1, "fin")]  # fmt: skip
+    assert run(recv(tmp_path, "--no-verify")) == 0
+    assert fake_receiver.last is not None
+    assert fake_receiver.last.kw["config"].verify_checksum is False
+    assert run(recv(tmp_path)) == 0
+    assert fake_receiver.last.kw["config"].verify_checksum is True  # the default
 
 
 def test_recv_loss_exits_3_after_the_session(

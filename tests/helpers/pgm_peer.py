@@ -220,7 +220,11 @@ def _drain(demux: SessionDemux, events: list[Event], sink: _Sink) -> SessionEnd 
 
 def recv(args: argparse.Namespace) -> int:
     expect = read_messages(args.expect) if args.expect else []
-    cfg = ReceiverConfig(max_buffer_bytes=256 << 20, max_pending_naks=args.max_pending_naks)
+    cfg = ReceiverConfig(
+        max_buffer_bytes=256 << 20,
+        max_pending_naks=args.max_pending_naks,
+        verify_checksum=not args.no_verify,
+    )
     # the first session heard, from its start; loss is recorded, delivery goes on after it
     from pgm.sessions import Admit, DemuxConfig, SessionDemux
 
@@ -310,6 +314,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="APDU size for --zmq framing (default: one TSDU; larger ones fragment)",
     )
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--no-verify", action="store_true", help="receiver: skip PGM checksums")
     ap.add_argument("--asyncio", action="store_true", help="run on pgm.asyncio (aio_peer.py)")
     args = ap.parse_args(argv)
     if args.mode == "send" and not args.input and args.count is None:
