@@ -13,6 +13,7 @@ the wire, invisible to the sender), and moves ``--mib`` MiB in messages of ``--s
 
   * pgm: the project's pgm peer, tests/helpers/pgm_peer.py (pure Python, both sides);
   * pgm-old: the same peer from another tree (``--old-root``), for before/after ratios;
+  * pgm-nv: pgm with the receiver's ``--no-verify`` (UDP only: no PGM checksum verification);
   * libpgm: OpenPGM 5.3 driven directly, tests/interop/openpgm_peer.c compiled here;
   * zmq: OpenPGM through ZeroMQ, tests/interop/zmq_peer.py.
 
@@ -191,12 +192,14 @@ class Bench:
     def _argv(self, impl: str, port: int) -> tuple[list[str], list[str], dict[str, str]]:
         a, b, t = self.bed.a, self.bed.b, self.args.transport
         rate_bps = self.args.rate * 1_000_000
-        if impl in ("pgm", "pgm-old"):
-            root = ROOT if impl == "pgm" else self.args.old_root
+        if impl in ("pgm", "pgm-old", "pgm-nv"):
+            root = self.args.old_root if impl == "pgm-old" else ROOT
             peer = pgm_peer(root)
             common = [GROUP4, str(port)]
             rx = [sys.executable, peer, "recv", *common, b.ifname, t, "--count", str(self.n),
                   "--max-pending-naks", str(1 << 17), "--timeout", "110"]
+            if impl == "pgm-nv":
+                rx.append("--no-verify")  # UDP: checksums left to the kernel's UDP check
             tx = [sys.executable, peer, "send", *common, a.ifname, t, "--count", str(self.n),
                   "--size", str(self.args.size), "--rate", str(rate_bps), "--window", "10",
                   "--send-buffer", str(4 << 20), "--linger", "4"]
@@ -283,13 +286,14 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, load: float) ->
               f" {r['cpu_sender_s'] / n * 1e6:>9.1f} {r['cpu_receiver_s'] / n * 1e6:>9.1f}"
               f"   {r['runs_goodput_mbit']}")
     by = {(r["loss_pct"], r["impl"]): r for r in rows}
-    for loss in sorted({r["loss_pct"] for r in rows}):
-        ours = by.get((loss, "pgm"))
+    for loss, mine in ((x, m) for x in sorted({r["loss_pct"] for r in rows})
+                       for m in ("pgm", "pgm-nv")):  # fmt: skip
+        ours = by.get((loss, mine))
         for ref in args.impl:
             other = by.get((loss, ref))
-            if ours is None or other is None or ref == "pgm" or not other["goodput_mbit"]:
+            if ours is None or other is None or ref.startswith("pgm") or not other["goodput_mbit"]:
                 continue
-            print(f"  {loss:.0f}% loss: pgm / {ref}: goodput "
+            print(f"  {loss:.0f}% loss: {mine} / {ref}: goodput "
                   f"{ours['goodput_mbit'] / other['goodput_mbit']:.2f}x, CPU sender "
                   f"{ours['cpu_sender_s'] / max(other['cpu_sender_s'], 1e-9):.2f}x, receiver "
                   f"{ours['cpu_receiver_s'] / max(other['cpu_receiver_s'], 1e-9):.2f}x")
@@ -307,13 +311,16 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=2000, help="Mbit/s cap for every stack")
     ap.add_argument("--loss", type=float, action="append", help="percent; default 0 and 5")
     ap.add_argument("--transport", choices=["raw", "udp"], default="raw")
-    ap.add_argument("--impl", action="append", choices=["pgm", "pgm-old", "libpgm", "zmq"],
+    ap.add_argument("--impl", action="append",
+                    choices=["pgm", "pgm-old", "pgm-nv", "libpgm", "zmq"],
                     help="default: libpgm and pgm")
     ap.add_argument("--old-root", default="/tmp/pgm-before", help="tree for pgm-old")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     args.impl = args.impl or ["libpgm", "pgm"]
+    if "pgm-nv" in args.impl and args.transport != "udp":
+        ap.error("pgm-nv (no checksum verification) is for --transport udp")
     load, _quiet = quiet_check()
     rows = []
     work = tempfile.mkdtemp(prefix="bench-net-")
