@@ -291,7 +291,9 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, load: float) ->
         ours = by.get((loss, mine))
         for ref in args.impl:
             other = by.get((loss, ref))
-            if ours is None or other is None or ref.startswith("pgm") or not other["goodput_mbit"]:
+            if ours is None or other is None or ref in ("pgm", "pgm-nv"):
+                continue
+            if not other["goodput_mbit"]:
                 continue
             print(f"  {loss:.0f}% loss: {mine} / {ref}: goodput "
                   f"{ours['goodput_mbit'] / other['goodput_mbit']:.2f}x, CPU sender "
