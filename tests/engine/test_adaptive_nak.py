@@ -5,46 +5,38 @@ doubling per retry up to the configured interval; with the option off it waits t
 from __future__ import annotations
 
 import random
-from ipaddress import ip_address
 
 import pytest
 
 from pgm import wire
 from pgm.engine import DataReceived, NakState, Receiver, ReceiverConfig
 from pgm.engine.receiver.rtt import RepairRtt
-
-GROUP = ip_address("239.192.0.1")
-SRC = ip_address("10.0.0.1")
-GSI = b"abcdef"
-SPORT = 1000
-TSI = wire.TSI(GSI, SPORT)
+from tests.helpers import packets
+from tests.helpers.addresses import DPORT, EMPTY_LEAD, GROUP, SESSION, SRC_ADDR
 
 
 def _spm() -> bytes:
-    return wire.SPM(source_port=SPORT, destination_port=7500, gsi=GSI, spm_sqn=0, spm_trail=0,
-                    spm_lead=0xFFFFFFFF, path_nla=SRC).encode()  # fmt: skip
+    return packets.spm(0, 0, EMPTY_LEAD).encode()
 
 
 def _data(kind: type[wire.DataPacket], sqn: int) -> bytes:
-    return kind(source_port=SPORT, destination_port=7500, gsi=GSI, data_sqn=sqn, data_trail=0,
-                data=b"d%d" % sqn).encode()  # fmt: skip
+    return packets.data_packet(kind, sqn, 0, b"d%d" % sqn).encode()
 
 
 def _ncf(sqn: int) -> bytes:
-    return wire.NCF(source_port=SPORT, destination_port=7500, gsi=GSI, nak_sqn=sqn,
-                    source_nla=SRC, group_nla=GROUP).encode()  # fmt: skip
+    return packets.ncf(sqn).encode()
 
 
 class Rx:
     def __init__(self, **cfg: object) -> None:
-        self.r = Receiver(ReceiverConfig(**cfg), group=GROUP, rng=random.Random(3))  # type: ignore[arg-type]
+        self.r = Receiver(ReceiverConfig(**cfg), group=GROUP, dport=DPORT, rng=random.Random(3))  # type: ignore[arg-type]
         self.now = 0.0
         self.naks: list[tuple[float, list[int]]] = []
         self.feed(_spm())
 
     def feed(self, pkt: bytes, dt: float = 0.0) -> None:
         self.now += dt
-        self.r.receive(pkt, SRC, self.now, GROUP)
+        self.r.receive(pkt, SRC_ADDR, self.now, GROUP)
         self._sent()
 
     def run_until(self, t: float) -> None:
@@ -60,11 +52,11 @@ class Rx:
                 self.naks.append((self.now, [p.nak_sqn, *(lst.sqns if lst else [])]))
 
     def deadline(self, sqn: int) -> float:
-        s = self.r.sessions[TSI]
+        s = self.r.sessions[SESSION]
         return s.naks[s.unwrap(sqn)].deadline
 
     def state(self, sqn: int) -> NakState:
-        s = self.r.sessions[TSI]
+        s = self.r.sessions[SESSION]
         return s.nak_state(s.unwrap(sqn))
 
     def repair_round(self, sqn: int, ncf_after: float, rdata_after: float | None) -> float:
@@ -111,7 +103,7 @@ def test_a_lost_repair_is_asked_again_after_the_measured_wait_not_200_ms() -> No
     rx.feed(_data(wire.RDATA, 3), 0.002)
     got = [e.sqn for e in rx.r.take_events() if isinstance(e, DataReceived)]
     assert got == [0, 1, 2, 3, 4]
-    s = rx.r.sessions[TSI]
+    s = rx.r.sessions[SESSION]
     assert s.rdata_rtt.samples == 1  # the answer after a retry is no sample (Karn)
     assert s.ncf_rtt.samples == 2
 
