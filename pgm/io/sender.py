@@ -29,6 +29,7 @@ import atexit
 import contextlib
 import dataclasses
 import random
+import threading
 import weakref
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv6Address
@@ -104,6 +105,12 @@ class PgmSender(Reactor):
         self._events = EventHistory()  # bounded: nobody may ever take them
         self.driver = EngineDriver(self.engine, self.transport.send_all, self._events.extend)
         self._released = False
+        # A send() blocked on a full buffer waits on ``_room``, which the reactor notifies once
+        # the queue is down to half the buffer, not after every step (a wake-up per batch of
+        # the rate limiter cost the sender a context switch each: docs/performance.md).
+        self._room = threading.Condition(self.lock)
+        self._low_water = self.engine.config.send_buffer_bytes // 2
+        self._writers = 0
         log_buffer_warning(f"source on {self.group} port {port}", self.transport)
         log.info("source %s opened on %s port %d (%s)", self.tsi, self.group, port, transport)
         self.start()
@@ -114,6 +121,8 @@ class PgmSender(Reactor):
         deadline = super()._step(readable, now)
         if self._engine_closed():
             self._stop = True
+        if self._writers and (self.engine.pending_bytes <= self._low_water or self._stop):
+            self._room.notify_all()
         return deadline
 
     def _engine_closed(self) -> bool:
@@ -207,7 +216,11 @@ class PgmSender(Reactor):
                     remaining = None if end is None else end - now
                     if remaining is not None and remaining <= 0:
                         raise TimeoutError("send buffer still full") from None
-                    self.cond.wait(min(0.05, remaining) if remaining is not None else 0.05)
+                    self._writers += 1
+                    try:  # woken at half the buffer (or every 50 ms: errors, close)
+                        self._room.wait(min(0.05, remaining) if remaining is not None else 0.05)
+                    finally:
+                        self._writers -= 1
                     self._check()
                     now = clock()
             flush(now)

@@ -71,3 +71,36 @@ def test_send_many_timeout_zero_sends_what_fit_then_would_block(bed: NetBed) -> 
     finally:
         tx.abort()
         rx.close()
+
+
+def test_a_blocked_send_wakes_at_half_the_buffer_not_per_reactor_step(bed: NetBed) -> None:
+    # 400 messages through a 40 kB buffer at 10 Mbit/s (a one-packet token bucket: the
+    # reactor steps for every packet, ~0.5 s of them): the blocked writer is woken when the
+    # queue is down to half the buffer (or polls every 50 ms), not after each of ~400 steps.
+    port = next(_ports)
+    cfg = SourceConfig(rate_bps=10_000_000, send_buffer_bytes=40_000, linger_secs=0.5)
+    rx = bed.b.call(lambda: PgmReceiver(GROUP4, port, ifaces=bed.b.ifname, transport="udp"))
+    tx = bed.a.call(
+        lambda: PgmSender(GROUP4, port, iface=bed.a.ifname, transport="udp", config=cfg)
+    )
+    waits = 0
+    wait = tx._room.wait
+
+    def counted(timeout: float | None = None) -> bool:
+        nonlocal waits
+        waits += 1
+        return wait(timeout)
+
+    tx._room.wait = counted  # type: ignore[method-assign]
+    try:
+        msgs = [b"%04d" % i * 250 for i in range(400)]
+        t0 = time.monotonic()
+        tx.send_many(msgs)
+        took = time.monotonic() - t0
+        assert _data(rx, len(msgs)) == msgs
+        # one wake per half buffer freed (20 kB: 18 for the 360 kB beyond the first fill),
+        # plus the 50 ms polls: not one per reactor step (~400)
+        assert waits <= 18 + took / 0.05 + 2, (waits, took)
+    finally:
+        tx.close()
+        rx.close()
