@@ -12,7 +12,8 @@ The hot path stays short: :meth:`PgmSender.send` hands the message to the engine
 what the rate limiter allows *in the caller's thread* (one driver flush per call, no hand-off
 per message); the reactor only takes over what has to wait for tokens.  ``send`` blocks while
 the engine's send buffer is full (or raises :class:`~pgm.engine.WouldBlock` with
-``timeout=0``).
+``timeout=0``); a blocked writer is woken once half the buffer has drained, so a source held
+back by its rate refills it in large steps rather than after every reactor step.
 
 Everything the Windows-style facade and the CLI need is public here: the session's identity
 (:attr:`tsi`, :attr:`nla`, :attr:`max_tsdu`, :attr:`config`), a read-only snapshot
