@@ -1,4 +1,5 @@
-"""A receiver that is behind puts its timers off, for a bounded time (pgm.io.receiver.TIMER_DEFER).
+"""A receiver that is behind puts its timers off for a bounded time (``TIMER_DEFER``), and
+hands the socket to its reactor thread unless a drain is a few GRO reads (pgm.io.receiver).
 
 A drain that reached ``MAX_BATCH`` means more is queued in the socket: the NCFs and repairs
 the NAK timers wait for may be in that queue.  The step feeds the drain and flushes, but runs
@@ -7,9 +8,14 @@ the engine's timers only once the socket was drained, or ``TIMER_DEFER`` after t
 
 from __future__ import annotations
 
+import functools
+import socket
+import threading
 from typing import Any
 
-from pgm.io.receiver import TIMER_DEFER, PgmReceiver
+import pytest
+
+from pgm.io.receiver import DRIVE_LEASE, TIMER_DEFER, PgmReceiver
 from pgm.net.base import MAX_BATCH
 
 
@@ -55,3 +61,42 @@ def test_timers_wait_while_the_drain_is_full_then_run_within_the_bound() -> None
     d.calls.clear()
     rx._run_step([], t + TIMER_DEFER + 0.002)  # a timer wake-up without data
     assert [c[0] for c in d.calls] == ["tick", "service"]
+
+
+class FullDrains:
+    """A transport whose every drain is full (``MAX_BATCH``); ``gro`` as UdpTransport's."""
+
+    def __init__(self, gro: bool) -> None:
+        self.gro = gro
+        self._a, self._b = socket.socketpair()
+        self._a.send(b"x")  # readable: select() returns at once
+
+    def fileno(self) -> int:
+        return self._b.fileno()
+
+    def recv_batch(self) -> list[Any]:
+        return [object()] * MAX_BATCH
+
+    def close(self) -> None:
+        self._a.close()
+        self._b.close()
+
+
+@pytest.mark.parametrize("gro", [False, True], ids=["one-read-per-datagram", "udp-gro"])
+def test_a_full_drain_hands_the_socket_over_except_with_gro(gro: bool) -> None:
+    rx, d = _receiver()
+    t = FullDrains(gro)
+    rx.transport = t  # type: ignore[assignment]
+    rx.lock = threading.RLock()
+    rx.cond = threading.Condition(rx.lock)
+    rx._closed, rx.error, rx.drives, rx._driving = False, None, 0, True
+    woken: list[bool] = []
+    rx.wake = functools.partial(woken.append, True)  # type: ignore[method-assign]
+    try:
+        rx._drive(0.0, False)
+    finally:
+        t.close()
+    assert [c[0] for c in d.calls][:1] == ["feed"]
+    # handed over: the lease is given up and the reactor thread woken to read next
+    handed = not gro
+    assert (rx._driven_at == -DRIVE_LEASE, bool(woken)) == (handed, handed)
