@@ -70,7 +70,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -506,6 +506,7 @@ class NetNs:
 class _Rules:
     loss: dict[str, float]  # protocol name -> percent
     drop_all: set[str]
+    spare: dict[str, int] = field(default_factory=dict)  # protocol -> bytes let through first
 
 
 class NetHost(NetNs):
@@ -572,6 +573,7 @@ class NetHost(NetNs):
         percent: float,
         protocols: Iterable[str] = ("pgm", "udp"),
         direction: str = "in",
+        spare_bytes: int = 0,
     ) -> None:
         """Drop ``percent`` % of this host's packets of ``protocols`` at random (0 removes it).
 
@@ -579,7 +581,10 @@ class NetHost(NetNs):
         ``direction="in"``: incoming, nftables ``input`` hook in this namespace (loss on the way
         to this receiver only).  ``direction="egress"`` (alias ``"out"``): outgoing, netdev egress
         hook on this host's veth (loss every receiver behind it sees); see :meth:`egress_loss`.
-        Resolution is 0.01 % (``numgen random mod 10000 < percent*100``).
+        Resolution is 0.01 % (``numgen random mod 10000 < percent*100``).  ``spare_bytes``: the
+        first that many bytes of each protocol pass untouched (``quota over``), so a session's
+        start - its SPM burst and first data - is heard (a receiver that hears neither starts
+        at the first data it gets and reports the start missed, RFC 3208 §6.1).
         """
         if not 0 <= percent <= 100:
             raise ValueError(f"percent must be within 0..100, not {percent}")
@@ -589,8 +594,10 @@ class NetHost(NetNs):
         for proto in protos:
             if percent > 0:
                 rules.loss[proto] = percent
+                rules.spare[proto] = spare_bytes
             else:
                 rules.loss.pop(proto, None)
+                rules.spare.pop(proto, None)
         self._apply(direction)
 
     def drop_all(
@@ -622,6 +629,7 @@ class NetHost(NetNs):
             if rules.loss or rules.drop_all:
                 rules.loss.clear()
                 rules.drop_all.clear()
+                rules.spare.clear()
                 self._apply(direction)
 
     def egress_supported(self) -> bool:
@@ -715,9 +723,11 @@ class NetHost(NetNs):
                 lines.append(f"add rule {family} {_NFT_TABLE} {chain} {match} {counter} drop")
             elif proto in rules.loss:
                 threshold = round(rules.loss[proto] * 100)
+                spare = rules.spare.get(proto, 0)
+                quota = f"quota over {spare} bytes " if spare else ""
                 lines.append(
                     f"add rule {family} {_NFT_TABLE} {chain} {match} "
-                    f"numgen random mod 10000 < {threshold} {counter} drop"
+                    f"{quota}numgen random mod 10000 < {threshold} {counter} drop"
                 )
         self._nft("\n".join(lines) + "\n")
 
