@@ -198,7 +198,6 @@ class Receiver:
         append = self._events.append  # the queue take_events() hands over, never mid-batch
         make = data_received
         dst_ok = self._dst_ok
-        guard_room = self._guard.room
         max_window = self._max_window
         for datagram, src, dst in items:
             if dst is not dst_ok and dst is not None:
@@ -248,15 +247,8 @@ class Receiver:
                     st.apdus_delivered += 1
                     append(make(s.tsi, payload, sqn32))
                 elif not s.frag_pos and s.fin is None and ref + 1 - s.next < max_window:
-                    # Behind a gap (the common case under loss): held; no NAK record, timer or
-                    # delivery can change, delivery waits at ``next``.
-                    n = len(payload)
-                    if not guard_room(s, n + _HELD, False, self.sessions):  # type: ignore[arg-type]
+                    if not self._hold_next(s, payload):  # behind a gap: held
                         continue
-                    s.lead = ref + 1
-                    s.sample_window()
-                    s.buf[ref + 1] = (payload, -1, 0, n)
-                    s.buf_bytes += n
                 else:
                     self._on_data(s, ref + 1, tbyte == _RDATA, opts, payload, now)
                     continue
@@ -268,6 +260,19 @@ class Receiver:
                     self._fin_progress(s, ref + 1, now)
                 continue
             self._on_data(s, sqn_unwrap(sqn32, ref), tbyte == _RDATA, opts, payload, now)
+
+    def _hold_next(self, s: Session, payload: bytes) -> bool:
+        """Hold a whole message heard in order behind a gap (the common case under loss):
+        no NAK record, timer or delivery can change, delivery waits at ``next``; False if the
+        memory budget refuses it (.guard counts that)."""
+        n = len(payload)
+        if not self._guard.room(s, n + _HELD, False, self.sessions):  # type: ignore[arg-type]
+            return False
+        s.lead += 1
+        s.sample_window()
+        s.buf[s.lead] = (payload, -1, 0, n)
+        s.buf_bytes += n
+        return True
 
     def _trail_moved(self, s: Session, trail32: int, sqn32: int, now: float) -> bool:
         """A data packet's TRAIL differs from the session's: advance it if plausible; False if
