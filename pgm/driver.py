@@ -133,11 +133,16 @@ class EngineDriver:
         deadline: float | None = self.engine.next_timer()
         return deadline
 
-    def step(self, now: float, datagrams: Sequence[Datagram] = ()) -> float | None:
-        """One full step: feed ``datagrams``, run due timers, flush, drain; the next deadline."""
+    def step(
+        self, now: float, datagrams: Sequence[Datagram] = (), timers: bool = True
+    ) -> float | None:
+        """One full step: feed ``datagrams``, run due timers, flush, drain; the next deadline.
+        ``timers=False`` leaves the timers for a later step (a receiver behind its socket,
+        :data:`pgm.io.receiver.TIMER_DEFER`)."""
         if datagrams:
             self.feed(datagrams, now)
-        self.tick(now)
+        if timers:
+            self.tick(now)
         return self.service(now)
 
     def _pop_all(self) -> list[object]:

@@ -178,13 +178,10 @@ class PgmReceiver(Reactor):
         """Feed one drain, run the engine's timers — unless the drain was full (more is queued
         in the socket) and they ran less than :data:`TIMER_DEFER` ago — flush and hand over
         the events; the next deadline."""
-        driver = self.driver
-        if batch:
-            driver.feed(batch, now)
-        if len(batch) < MAX_BATCH or now - self._ticked >= TIMER_DEFER:
+        timers = len(batch) < MAX_BATCH or now - self._ticked >= TIMER_DEFER
+        if timers:
             self._ticked = now
-            driver.tick(now)
-        return driver.service(now)
+        return self.driver.step(now, batch, timers)
 
     def _queue_events(self, evs: Sequence[Any]) -> None:
         log_receiver_events(self.group, self.port, evs)

@@ -15,30 +15,41 @@ from typing import Any
 
 import pytest
 
+from pgm.driver import EngineDriver
 from pgm.io.receiver import DRIVE_LEASE, TIMER_DEFER, PgmReceiver
 from pgm.net.base import MAX_BATCH
 
 
-class FakeDriver:
+class FakeEngine:
+    """Records what the (real) EngineDriver asks of it; its timers are always due."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, float, int]] = []
 
-    def feed(self, batch: list[Any], now: float) -> None:
+    def receive(self, *_: Any) -> None:
+        raise AssertionError("batches go through receive_many")
+
+    def receive_many(self, batch: list[Any], now: float) -> None:
         self.calls.append(("feed", now, len(batch)))
 
-    def tick(self, now: float) -> bool:
+    def next_timer(self) -> float:
+        return 0.0
+
+    def handle_timer(self, now: float) -> None:
         self.calls.append(("tick", now, 0))
-        return True
 
-    def service(self, now: float) -> float:
+    def datagrams_to_send(self, now: float) -> list[Any]:
         self.calls.append(("service", now, 0))
-        return now + 1.0
+        return []
+
+    def take_events(self) -> list[Any]:
+        return []
 
 
-def _receiver() -> tuple[PgmReceiver, FakeDriver]:
+def _receiver() -> tuple[PgmReceiver, FakeEngine]:
     rx = object.__new__(PgmReceiver)  # only the step's state: no socket, no thread
-    d = FakeDriver()
-    rx.driver = d  # type: ignore[assignment]
+    d = FakeEngine()
+    rx.driver = EngineDriver(d, lambda out: None)  # type: ignore[arg-type]
     rx._ticked = 0.0
     return rx, d
 
