@@ -138,6 +138,16 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         help="when the sender offers late join (--late-join), ask for all it offers, none, "
         "or at most N packets before the first one heard (default: all)",
     )
+    _add_session_options(r)
+    r.add_argument(
+        "--json", action="store_true", help="print statistics as JSON on stdout (needs --out FILE)"
+    )
+    r.set_defaults(func=run)
+
+
+def _add_session_options(r: Any) -> None:
+    """Which session is followed and how its packets are checked: --source, --tsi,
+    --no-verify."""
     r.add_argument(
         "--source",
         metavar="ADDR",
@@ -153,10 +163,6 @@ def add_parser(sub: Any, group_t: Callable[[str], Any], port_t: Callable[[str], 
         help="UDP only: do not verify PGM checksums (the kernel checked the UDP checksum over "
         "the same bytes); faster, docs/performance.md",
     )
-    r.add_argument(
-        "--json", action="store_true", help="print statistics as JSON on stdout (needs --out FILE)"
-    )
-    r.set_defaults(func=run)
 
 
 def _add_stream_options(r: Any) -> None:
