@@ -35,14 +35,24 @@ def _data(rx: PgmReceiver, n: int, timeout: float = 20.0) -> list[bytes]:
     return got
 
 
-def test_send_many_delivers_every_message_in_order(bed: NetBed) -> None:
+def _pair(bed: NetBed, cfg: SourceConfig) -> tuple[PgmReceiver, PgmSender]:
+    """A receiver on ``b`` and a sender with ``cfg`` on ``a``, over UDP on a fresh port."""
     port = next(_ports)
+    rx = bed.b.call(lambda: PgmReceiver(GROUP4, port, ifaces=bed.b.ifname, transport="udp"))
+    try:
+        tx = bed.a.call(
+            lambda: PgmSender(GROUP4, port, iface=bed.a.ifname, transport="udp", config=cfg)
+        )
+    except BaseException:
+        rx.close()
+        raise
+    return rx, tx
+
+
+def test_send_many_delivers_every_message_in_order(bed: NetBed) -> None:
     # A send buffer smaller than the batch: send_many blocks and resumes inside the batch.
     cfg = SourceConfig(rate_bps=50_000_000, send_buffer_bytes=20_000, linger_secs=0.5)
-    rx = bed.b.call(lambda: PgmReceiver(GROUP4, port, ifaces=bed.b.ifname, transport="udp"))
-    tx = bed.a.call(
-        lambda: PgmSender(GROUP4, port, iface=bed.a.ifname, transport="udp", config=cfg)
-    )
+    rx, tx = _pair(bed, cfg)
     try:
         msgs = [b"%05d" % i * (1 + i % 300) for i in range(2000)]  # mixed sizes, fragments too
         last = tx.send_many(iter(msgs))  # any iterable
@@ -55,12 +65,8 @@ def test_send_many_delivers_every_message_in_order(bed: NetBed) -> None:
 
 
 def test_send_many_timeout_zero_sends_what_fit_then_would_block(bed: NetBed) -> None:
-    port = next(_ports)
     cfg = SourceConfig(rate_bps=100_000, send_buffer_bytes=3000, linger_secs=0.5)
-    rx = bed.b.call(lambda: PgmReceiver(GROUP4, port, ifaces=bed.b.ifname, transport="udp"))
-    tx = bed.a.call(
-        lambda: PgmSender(GROUP4, port, iface=bed.a.ifname, transport="udp", config=cfg)
-    )
+    rx, tx = _pair(bed, cfg)
     try:
         msgs = [bytes([65 + i]) * 1000 for i in range(10)]
         with pytest.raises(WouldBlock):
@@ -77,12 +83,8 @@ def test_a_blocked_send_wakes_at_half_the_buffer_not_per_reactor_step(bed: NetBe
     # 400 messages through a 40 kB buffer at 10 Mbit/s (a one-packet token bucket: the
     # reactor steps for every packet, ~0.5 s of them): the blocked writer is woken when the
     # queue is down to half the buffer (or polls every 50 ms), not after each of ~400 steps.
-    port = next(_ports)
     cfg = SourceConfig(rate_bps=10_000_000, send_buffer_bytes=40_000, linger_secs=0.5)
-    rx = bed.b.call(lambda: PgmReceiver(GROUP4, port, ifaces=bed.b.ifname, transport="udp"))
-    tx = bed.a.call(
-        lambda: PgmSender(GROUP4, port, iface=bed.a.ifname, transport="udp", config=cfg)
-    )
+    rx, tx = _pair(bed, cfg)
     waits = 0
     wait = tx._room.wait
 
