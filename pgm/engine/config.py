@@ -244,10 +244,12 @@ class ReceiverConfig:
     """NAK_NCF_RETRIES: NAKs without an NCF before the data is declared lost."""
     nak_data_retries: int = 50
     """NAK_DATA_RETRIES: NCF'd waits without data before the data is declared lost."""
-    adaptive_nak_timers: bool = True
-    """Wait for an NCF / RDATA as long as this source's measured answers take (smoothed, plus
-    four deviations, doubled per retry), at most ``nak_rpt_ivl`` / ``nak_rdata_ivl``; False:
-    always the fixed intervals, as OpenPGM (docs/performance.md, pgm.engine.receiver.rtt)."""
+    adaptive_nak_timers: bool = False
+    """True: wait for an NCF / RDATA as long as this source's measured answers take (smoothed,
+    plus four deviations, doubled per retry), at most ``nak_rpt_ivl`` / ``nak_rdata_ivl`` - for
+    a few receivers of a source that answers at once; with many receivers sharing a
+    rate-limited source it NAKs more (docs/engine.md).  False (default): the fixed intervals,
+    as OpenPGM (pgm.engine.receiver.rtt)."""
     nak_timer_floor: float = 0.020
     """The shortest adaptive wait (seconds)."""
     spmr_bo_ivl: float = 0.250

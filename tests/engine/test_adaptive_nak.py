@@ -1,6 +1,7 @@
-"""Adaptive NAK waits (pgm.engine.receiver.rtt): a receiver that has measured its source's
-answers waits about that long for an NCF or a repair, not the fixed 200 ms, and backs off
-doubling per retry up to the configured interval; with the option off it waits the interval."""
+"""Adaptive NAK waits (pgm.engine.receiver.rtt, ``adaptive_nak_timers=True``): a receiver that
+has measured its source's answers waits about that long for an NCF or a repair, not the fixed
+200 ms, and backs off doubling per retry up to the configured interval; with the option off
+(the default) it waits the interval."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def _ncf(sqn: int) -> bytes:
 
 class Rx:
     def __init__(self, **cfg: object) -> None:
+        cfg.setdefault("adaptive_nak_timers", True)
         self.r = Receiver(ReceiverConfig(**cfg), group=GROUP, dport=DPORT, rng=random.Random(3))  # type: ignore[arg-type]
         self.now = 0.0
         self.naks: list[tuple[float, list[int]]] = []
@@ -109,6 +111,7 @@ def test_a_lost_repair_is_asked_again_after_the_measured_wait_not_200_ms() -> No
 
 
 def test_fixed_waits_when_adaptive_timers_are_off() -> None:
+    assert not ReceiverConfig().adaptive_nak_timers  # the default: OpenPGM's fixed waits
     rx = Rx(adaptive_nak_timers=False)
     rx.feed(_data(wire.ODATA, 0))
     rx.feed(_data(wire.ODATA, 2), 0.001)

@@ -7,7 +7,8 @@ NAK_RDATA_IVL (NCF to RDATA); OpenPGM and ZeroMQ use 200 ms each.  On a LAN the 
 within a millisecond, so a lost NCF or a lost repair costs a 200 ms stall — at 5 % loss nearly
 every transfer ends with one or two of them (each lost repair is lost with 5 % again).
 
-With ``ReceiverConfig.adaptive_nak_timers`` (the default) each session measures both
+With ``ReceiverConfig.adaptive_nak_timers`` (off by default: with many receivers sharing a
+rate-limited source it NAKs more, docs/engine.md) each session measures both
 latencies, as TCP measures its round trip (RFC 6298): :class:`RepairRtt` keeps a smoothed mean
 and mean deviation of the samples, and a wait is ``srtt + 4 × rttvar``, at least
 ``nak_timer_floor``, doubled for every retry of the record (a slow or loaded source is not
